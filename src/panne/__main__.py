@@ -1,0 +1,5 @@
+import sys
+
+from panne.cli import main
+
+sys.exit(main())

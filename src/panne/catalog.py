@@ -1,0 +1,197 @@
+"""Services, their groups (companies), aliases and problem categories.
+
+The catalog is data: a default ships as ``panne/data/catalog.json`` and is loaded into the database
+on first start; operators change it with ``panne catalog import``. This module owns its shape and
+its validation so that a bad file is refused whole, with a message naming the offending entry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+class CatalogError(ValueError):
+    """A catalog file or entry is invalid; the message names where."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    slug: str
+    names: dict[str, str]  # language code -> label
+
+    def name(self, lang: str = "en") -> str:
+        return self.names.get(lang) or self.names.get("en") or self.slug
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    slug: str
+    name: str
+    group: str | None
+    url: str
+    aliases: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # the effective list, never empty once validated
+    id: int | None = None  # database id, once stored
+
+
+@dataclass(slots=True)
+class Catalog:
+    problems: dict[str, Problem] = field(default_factory=dict)
+    default_problems: tuple[str, ...] = ()
+    groups: dict[str, Group] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+
+    def service(self, slug: str) -> Service | None:
+        return self.services.get(slug)
+
+    def siblings(self, slug: str) -> list[Service]:
+        """Services of the same group, the service itself excluded."""
+        svc = self.services.get(slug)
+        if svc is None or svc.group is None:
+            return []
+        return [s for s in self.services.values() if s.group == svc.group and s.slug != slug]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The catalog in the file format, services keeping an override only where they differ."""
+        default = self.default_problems
+        return {
+            "problems": {p.slug: dict(p.names) for p in self.problems.values()},
+            "default_problems": list(default),
+            "groups": [{"slug": g.slug, "name": g.name} for g in self.groups.values()],
+            "services": [
+                {
+                    "slug": s.slug,
+                    "name": s.name,
+                    "group": s.group,
+                    "url": s.url,
+                    "aliases": list(s.aliases),
+                    **({"problems": list(s.problems)} if s.problems != default else {}),
+                }
+                for s in self.services.values()
+            ],
+        }
+
+
+def _str(obj: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
+    value = obj.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogError(f"{where}: '{key}' must be a non-empty string")
+    return value.strip()
+
+
+def _slug(obj: dict[str, Any], where: str) -> str:
+    slug = _str(obj, "slug", where)
+    assert slug is not None
+    if not SLUG_RE.match(slug):
+        raise CatalogError(f"{where}: slug {slug!r} must be lowercase letters, digits and hyphens")
+    return slug
+
+
+def parse(data: Any) -> Catalog:
+    """Validate a catalog document (the parsed JSON) and build a :class:`Catalog`."""
+    if not isinstance(data, dict):
+        raise CatalogError("catalog: the document must be a JSON object")
+    raw_problems = data.get("problems")
+    if not isinstance(raw_problems, dict) or not raw_problems:
+        raise CatalogError("catalog: 'problems' must be a non-empty object of slug -> names")
+    problems: dict[str, Problem] = {}
+    for slug, names in raw_problems.items():
+        if not isinstance(slug, str) or not SLUG_RE.match(slug):
+            raise CatalogError(
+                f"problems: slug {slug!r} must be lowercase letters, digits, hyphens"
+            )
+        if (
+            not isinstance(names, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in names.items())
+            or "en" not in names
+        ):
+            raise CatalogError(
+                f"problems.{slug}: names must map language codes to labels, with 'en'"
+            )
+        problems[slug] = Problem(slug, dict(names))
+
+    default = data.get("default_problems")
+    if not isinstance(default, list) or not default:
+        raise CatalogError("catalog: 'default_problems' must be a non-empty list")
+    for p in default:
+        if p not in problems:
+            raise CatalogError(f"default_problems: unknown problem {p!r}")
+
+    groups: dict[str, Group] = {}
+    for i, raw in enumerate(data.get("groups") or []):
+        where = f"groups[{i}]"
+        if not isinstance(raw, dict):
+            raise CatalogError(f"{where}: must be an object")
+        slug = _slug(raw, where)
+        if slug in groups:
+            raise CatalogError(f"{where}: duplicate group {slug!r}")
+        name = _str(raw, "name", where)
+        assert name is not None
+        groups[slug] = Group(slug, name)
+
+    services: dict[str, Service] = {}
+    raw_services = data.get("services")
+    if not isinstance(raw_services, list):
+        raise CatalogError("catalog: 'services' must be a list")
+    for i, raw in enumerate(raw_services):
+        where = f"services[{i}]"
+        if not isinstance(raw, dict):
+            raise CatalogError(f"{where}: must be an object")
+        slug = _slug(raw, where)
+        where = f"services[{i}] ({slug})"
+        if slug in services:
+            raise CatalogError(f"{where}: duplicate service")
+        name = _str(raw, "name", where)
+        url = _str(raw, "url", where)
+        assert name is not None and url is not None
+        if not url.startswith(("http://", "https://")):
+            raise CatalogError(f"{where}: url must start with http:// or https://")
+        group = _str(raw, "group", where, required=False)
+        if group is not None and group not in groups:
+            raise CatalogError(f"{where}: unknown group {group!r}")
+        aliases = raw.get("aliases") or []
+        if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
+            raise CatalogError(f"{where}: aliases must be a list of strings")
+        own = raw.get("problems")
+        if own is None:
+            own = default
+        if not isinstance(own, list) or not own:
+            raise CatalogError(f"{where}: problems must be a non-empty list")
+        for p in own:
+            if p not in problems:
+                raise CatalogError(f"{where}: unknown problem {p!r}")
+        services[slug] = Service(
+            slug, name, group, url, tuple(dict.fromkeys(aliases)), tuple(dict.fromkeys(own))
+        )
+    return Catalog(problems, tuple(default), groups, services)
+
+
+def load_file(path: Path) -> Catalog:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CatalogError(f"{path}: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise CatalogError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+    return parse(data)
+
+
+def default_catalog() -> Catalog:
+    """The catalog that ships with panne."""
+    text = resources.files("panne.data").joinpath("catalog.json").read_text(encoding="utf-8")
+    return parse(json.loads(text))

@@ -1,0 +1,283 @@
+"""The command line. Thin: parse, call a stage, print; errors are one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from panne import __version__
+from panne.config import ConfigError, Settings, load
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    return load(
+        Path(args.config) if getattr(args, "config", None) else None,
+        database_url=getattr(args, "database", None),
+        **extra,
+    )
+
+
+def _node(args: argparse.Namespace) -> Any:
+    from panne.node import Node
+
+    node = Node(_settings(args))
+    node.prepare_database()
+    node.reload_catalog()
+    return node
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from panne.node import Node
+    from panne.web.app import create_app
+
+    settings = _settings(args, host=args.host, port=args.port, demo=True if args.demo else None)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    node = Node(settings)
+    app = create_app(node)
+    print(
+        f"panne {__version__} serving on {settings.public_url()} "
+        f"(database {settings.database_url})",
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        proxy_headers=False,  # panne decides whom to believe (trusted_proxies)
+        server_header=False,
+    )
+    return 0
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import httpx
+
+    body: dict[str, str] = {"service": args.service, "problem": args.problem}
+    if args.country:
+        body["country"] = args.country
+    url = args.url.rstrip("/") + "/api/v1/reports"
+    try:
+        resp = httpx.post(url, json=body, timeout=10)
+    except httpx.HTTPError as exc:
+        raise CliError(f"cannot reach {args.url}: {exc}") from None
+    if resp.status_code != 202:
+        try:
+            detail = resp.json().get("detail", resp.text)
+        except ValueError:
+            detail = resp.text
+        raise CliError(f"refused ({resp.status_code}): {detail}")
+    data = resp.json()
+    note = "" if data.get("counted", True) else " (already counted in the last minutes)"
+    print(f"report {data['id']} accepted{note}")
+    return 0
+
+
+# -- db ------------------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from panne.store import migrate
+    from panne.store.engine import make_engine
+
+    settings = _settings(args)
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    print(f"database at revision {migrate.current(engine)} ({settings.database_url})")
+    return 0
+
+
+# -- catalog -------------------------------------------------------------------------------
+
+
+def cmd_catalog_list(args: argparse.Namespace) -> int:
+    cat = _node(args).catalog
+    width = max((len(s.slug) for s in cat.services.values()), default=4)
+    for svc in sorted(cat.services.values(), key=lambda s: s.slug):
+        print(
+            f"{svc.slug:<{width}}  {svc.name:<28} {svc.group or '-':<12} {', '.join(svc.problems)}"
+        )
+    print(f"{len(cat.services)} services in {len(cat.groups)} groups")
+    return 0
+
+
+def cmd_catalog_import(args: argparse.Namespace) -> int:
+    from panne.catalog import load_file
+    from panne.store import catalog as catalog_store
+
+    incoming = load_file(Path(args.file))
+    node = _node(args)
+    added, updated = catalog_store.merge(node.engine, incoming)
+    print(f"imported {args.file}: {added} services added, {updated} updated")
+    return 0
+
+
+def cmd_catalog_export(args: argparse.Namespace) -> int:
+    cat = _node(args).catalog
+    text = json.dumps(cat.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {len(cat.services)} services to {args.output}", file=sys.stderr)
+    return 0
+
+
+# -- apikey --------------------------------------------------------------------------------
+
+
+def cmd_apikey_create(args: argparse.Namespace) -> int:
+    from panne.store import keys
+
+    node = _node(args)
+    key, plain = keys.create(
+        node.engine, args.name, trusted=args.trusted, now_ms=int(node.clock.now() * 1000)
+    )
+    print(plain)
+    print(
+        f"key {key.id} ({key.name}{', trusted' if key.trusted else ''}) created; "
+        "it is shown only this once",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_apikey_list(args: argparse.Namespace) -> int:
+    from panne.store import keys
+
+    for key in keys.list_keys(_node(args).engine):
+        state = "revoked" if key.revoked else ("trusted" if key.trusted else "active")
+        print(f"{key.id:>4}  {key.prefix}…  {state:<8} {key.name}")
+    return 0
+
+
+def cmd_apikey_revoke(args: argparse.Namespace) -> int:
+    from panne.store import keys
+
+    if not keys.revoke(_node(args).engine, args.id):
+        raise CliError(f"no API key with id {args.id}")
+    print(f"key {args.id} revoked")
+    return 0
+
+
+# -- the parser ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="panne", description="Open outage detection from crowd reports."
+    )
+    parser.add_argument("--version", action="version", version=f"panne {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file (or $PANNE_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def database(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--database",
+            metavar="URL",
+            help="database URL (or $PANNE_DATABASE_URL; default sqlite:///panne.db)",
+        )
+
+    p = sub.add_parser("serve", help="run every role in one process: API, ingest, detection")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    database(p)
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="feed realistic synthetic traffic with an outage every so often",
+    )
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("report", help="send one report to a running server")
+    p.add_argument("service", help="service slug, e.g. facebook")
+    p.add_argument("problem", help="problem slug, e.g. login")
+    p.add_argument("--country", help="ISO 3166-1 alpha-2 code (default: from your address)")
+    p.add_argument(
+        "--url", default="http://127.0.0.1:8080", help="the server (default %(default)s)"
+    )
+    p.set_defaults(func=cmd_report)
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION"
+    )
+    p = db.add_parser("upgrade", help="apply the migrations")
+    database(p)
+    p.set_defaults(func=cmd_db_upgrade)
+
+    cat = sub.add_parser("catalog", help="the services catalog").add_subparsers(
+        dest="catalog_command", required=True, metavar="ACTION"
+    )
+    p = cat.add_parser("list", help="list the services")
+    database(p)
+    p.set_defaults(func=cmd_catalog_list)
+    p = cat.add_parser("import", help="add or update services from a JSON catalog file")
+    p.add_argument("file")
+    database(p)
+    p.set_defaults(func=cmd_catalog_import)
+    p = cat.add_parser("export", help="write the catalog as JSON")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    database(p)
+    p.set_defaults(func=cmd_catalog_export)
+
+    keys = sub.add_parser("apikey", help="API keys for batch ingestion").add_subparsers(
+        dest="apikey_command", required=True, metavar="ACTION"
+    )
+    p = keys.add_parser("create", help="make a key (printed once)")
+    p.add_argument("name")
+    p.add_argument(
+        "--trusted",
+        action="store_true",
+        help="the key may set report timestamps (imports, replays)",
+    )
+    database(p)
+    p.set_defaults(func=cmd_apikey_create)
+    p = keys.add_parser("list", help="list keys (never the keys themselves)")
+    database(p)
+    p.set_defaults(func=cmd_apikey_list)
+    p = keys.add_parser("revoke", help="revoke a key")
+    p.add_argument("id", type=int)
+    database(p)
+    p.set_defaults(func=cmd_apikey_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from panne.catalog import CatalogError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+        return result
+    except (ConfigError, CatalogError, CliError) as exc:
+        print(f"panne: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""One panne node: the stages assembled over one database, started and stopped together.
+
+`panne serve` runs one node with every role; the web app, the CLI and the tests all build a
+:class:`Node` instead of wiring stages themselves, so there is one place where they meet.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select
+
+from panne import catalog as catalog_mod
+from panne.catalog import Catalog
+from panne.clock import Clock, SystemClock
+from panne.config import Settings
+from panne.signals.geo import GeoLocator
+from panne.signals.ingest import Ingestor
+from panne.signals.ratelimit import TokenBuckets
+from panne.signals.reports import Fingerprinter
+from panne.store import catalog as catalog_store
+from panne.store import keys, migrate
+from panne.store.engine import make_engine
+from panne.store.schema import reports
+from panne.store.writer import ReportWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Node:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    geo: GeoLocator = field(default_factory=GeoLocator)
+
+    def __post_init__(self) -> None:
+        self.engine: Engine = make_engine(
+            self.settings.database_url, synchronous=self.settings.sqlite_synchronous
+        )
+        self.writer = ReportWriter(self.engine, max_batch=self.settings.commit_batch_max)
+        self.catalog = Catalog()
+        s = self.settings
+        self.ingestor = Ingestor(
+            self.catalog,
+            clock=self.clock,
+            geo=self.geo,
+            fingerprinter=Fingerprinter(lambda day: keys.salt_for_day(self.engine, day)),
+            writer=self.writer,
+            dedupe_window_seconds=s.dedupe_window_minutes * 60,
+            reporter_limit=TokenBuckets(s.reporter_rate_per_minute, s.reporter_burst)
+            if s.rate_limit
+            else None,
+            network_limit=TokenBuckets(s.network_rate_per_minute, s.network_burst)
+            if s.rate_limit
+            else None,
+        )
+        self.started = False
+
+    def prepare_database(self) -> None:
+        """Migrate to the latest schema and load the default catalog into an empty database."""
+        migrate.upgrade(self.engine)
+        if catalog_store.is_empty(self.engine):
+            added, _ = catalog_store.merge(self.engine, catalog_mod.default_catalog())
+            log.info("loaded the default catalog: %d services", added)
+
+    def reload_catalog(self) -> Catalog:
+        self.catalog = catalog_store.load(self.engine)
+        self.ingestor.set_catalog(self.catalog)
+        return self.catalog
+
+    def start(self) -> None:
+        if self.started:
+            return
+        self.prepare_database()
+        self.reload_catalog()
+        self._restore_dedupe()
+        self.geo.warm()
+        self.writer.start()
+        self.started = True
+
+    def stop(self) -> None:
+        if self.started:
+            self.writer.stop()
+            self.engine.dispose()
+            self.started = False
+
+    def _restore_dedupe(self) -> None:
+        """Reload who reported what within the dedupe window, so a restart counts no one twice."""
+        since_ms = int((self.clock.now() - self.ingestor.deduper.window_seconds) * 1000)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(reports.c.reporter, reports.c.service_id, reports.c.occurred_ms).where(
+                    reports.c.received_ms >= since_ms,
+                    reports.c.counted,
+                    reports.c.reporter.is_not(None),
+                )
+            ).all()
+        for reporter, service_id, occurred_ms in rows:
+            self.ingestor.deduper.remember(reporter, service_id, occurred_ms / 1000)

@@ -1,0 +1,149 @@
+"""Crowd reports: the wire models, the normalised report, ids, fingerprints and dedupe.
+
+A report arrives as JSON (one, or many in a batch), is checked against the catalog, gets a country
+(given, or looked up from the address) and a reporter fingerprint, and leaves this module as a
+:class:`Report`, the plain value that the store writes and the counter counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
+Slug = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+UNKNOWN_COUNTRY = "ZZ"  # ISO 3166 user-assigned code: "unknown or unspecified country"
+
+
+class ReportIn(BaseModel):
+    """One report as a person's browser or app sends it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: Slug = Field(description="Service slug from the catalog, e.g. `facebook`.")
+    problem: Slug = Field(description="Problem slug of that service, e.g. `login`.")
+    country: CountryCode | None = Field(
+        default=None,
+        description="ISO 3166-1 alpha-2 code; when absent, looked up from the client address.",
+    )
+    url: str | None = Field(
+        default=None, max_length=2000, description="Page the report was made from (not stored)."
+    )
+
+
+class BatchReportIn(ReportIn):
+    """One report of a batch from a trusted source (an importer, a partner site, a replay)."""
+
+    timestamp: float | None = Field(
+        default=None,
+        description="When it happened, epoch seconds; only API keys created with `--trusted` "
+        "may set it.",
+    )
+    reporter: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Opaque id of the person at the source, to count each person once.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A validated report, ready to store and count."""
+
+    id: str
+    service_id: int
+    problem: str
+    country: str
+    occurred_ms: int
+    received_ms: int
+    reporter: str | None
+    counted: bool
+    source: str
+    api_key_id: int | None = None
+
+    @property
+    def minute(self) -> int:
+        return self.occurred_ms // 60_000 * 60
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_report_id(now_ms: int, random_bytes: Callable[[int], bytes] = os.urandom) -> str:
+    """A ULID: 48 bits of milliseconds then 80 random bits, in 26 Crockford base-32 letters.
+
+    Time-ordered ids keep the primary-key index append-only, and need no round trip to the
+    database, which matters because ingest answers only after the commit.
+    """
+    value = (now_ms << 80) | int.from_bytes(random_bytes(10), "big")
+    out = []
+    for _ in range(26):
+        out.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(out))
+
+
+class Fingerprinter:
+    """Keyed hashes of (address, user agent) under a salt that changes every UTC day.
+
+    The salt comes from ``salt_for_day`` (the store keeps today's and yesterday's and deletes
+    older ones), so yesterday's fingerprints cannot be recomputed from a guessed address once
+    its salt is gone.
+    """
+
+    def __init__(self, salt_for_day: Callable[[int], bytes]) -> None:
+        self._salt_for_day = salt_for_day
+        self._day = -1
+        self._salt = b""
+
+    def reporter(self, now: float, address: str, user_agent: str) -> str:
+        day = int(now // 86_400)
+        if day != self._day:
+            self._salt = self._salt_for_day(day)
+            self._day = day
+        msg = f"{address}\x00{user_agent}".encode()
+        return hmac.new(self._salt, msg, hashlib.sha256).hexdigest()[:32]
+
+
+class Deduper:
+    """Counts each reporter once per service within a window, as outage sites do.
+
+    In memory, because the check sits on the hot path; :meth:`remember` reloads the window from
+    the stored reports after a restart.
+    """
+
+    def __init__(self, window_seconds: float) -> None:
+        self.window_seconds = window_seconds
+        self._last: dict[tuple[str, int], float] = {}
+        self._next_prune = 0.0
+
+    def first_in_window(self, reporter: str | None, service_id: int, now: float) -> bool:
+        """True if this report counts; records it when it does."""
+        if reporter is None:
+            return True
+        if now >= self._next_prune:
+            self._prune(now)
+        key = (reporter, service_id)
+        last = self._last.get(key)
+        if last is not None and abs(now - last) < self.window_seconds:
+            return False
+        self._last[key] = now
+        return True
+
+    def remember(self, reporter: str, service_id: int, at: float) -> None:
+        key = (reporter, service_id)
+        self._last[key] = max(at, self._last.get(key, at))
+
+    def _prune(self, now: float) -> None:
+        cutoff = now - self.window_seconds
+        self._last = {k: t for k, t in self._last.items() if t > cutoff}
+        self._next_prune = now + self.window_seconds / 4
+
+    def __len__(self) -> int:
+        return len(self._last)

@@ -1,0 +1,180 @@
+"""The one writer path: reports and their counts committed together, many requests per commit.
+
+SQLite allows one writer at a time, and a commit that waits for the disk (``synchronous=FULL``)
+costs the same for one row as for a thousand. So every request hands its reports to one thread
+that takes whatever has queued up meanwhile, writes it in one transaction and then answers all of
+them: under load each commit carries many requests (group commit), at rest a request waits for
+its own commit only. A request is answered only after the commit that holds it, which is what
+makes an accepted report durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from sqlalchemy import Engine
+
+from panne.signals.reports import Report
+from panne.store.schema import reports as reports_table
+from panne.store.upsert import add_counts_statement
+
+log = logging.getLogger(__name__)
+
+_Done = Callable[[BaseException | None], None]
+_STOP = object()
+
+
+class WriterStopped(RuntimeError):
+    """The writer is not running; nothing was written."""
+
+
+class ReportWriter:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_batch: int = 2048,
+        on_commit: Callable[[Sequence[Report]], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._on_commit = on_commit
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._insert_reports = reports_table.insert()
+        self._add_counts = add_counts_statement(engine)
+        self.commits = 0
+        self.written = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="panne-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Write what is queued, then stop."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    async def write(self, reports: Sequence[Report]) -> None:
+        """Return once ``reports`` are committed; raise if the transaction failed."""
+        if self._thread is None:
+            raise WriterStopped("the report writer is not running")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+
+        def done(exc: BaseException | None) -> None:
+            loop.call_soon_threadsafe(_settle, fut, exc)
+
+        self._queue.put((reports, done))
+        await fut
+
+    def write_sync(self, reports: Sequence[Report]) -> None:
+        """The same from a thread without an event loop (CLI, simulation, tests)."""
+        if self._thread is None:
+            raise WriterStopped("the report writer is not running")
+        fut: Future[None] = Future()
+
+        def done(exc: BaseException | None) -> None:
+            if exc is None:
+                fut.set_result(None)
+            else:
+                fut.set_exception(exc)
+
+        self._queue.put((reports, done))
+        fut.result()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            batch = [item]
+            size = len(item[0])
+            stop = False
+            while size < self._max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                batch.append(nxt)
+                size += len(nxt[0])
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[tuple[Sequence[Report], _Done]]) -> None:
+        rows = [r for reports, _ in batch for r in reports]
+        try:
+            self._transaction(rows)
+        except Exception as exc:
+            if len(batch) == 1:
+                log.exception("report commit failed (%d reports)", len(rows))
+                batch[0][1](exc)
+                return
+            # One request's failure must not fail the others that shared its transaction.
+            for reports, done in batch:
+                self._commit([(reports, done)])
+            return
+        for _, done in batch:
+            done(None)
+        if rows and self._on_commit is not None:
+            try:
+                self._on_commit(rows)
+            except Exception:
+                log.exception("on_commit hook failed")
+
+    def _transaction(self, rows: list[Report]) -> None:
+        if not rows:
+            return
+        tally: Counter[tuple[int, int, str, str]] = Counter(
+            (r.service_id, r.minute, r.country, r.problem) for r in rows if r.counted
+        )
+        with self._engine.begin() as conn:
+            conn.execute(self._insert_reports, [_row(r) for r in rows])
+            if tally:
+                conn.execute(
+                    self._add_counts,
+                    [
+                        {"service_id": s, "minute": m, "country": c, "problem": p, "count": n}
+                        for (s, m, c, p), n in tally.items()
+                    ],
+                )
+        self.commits += 1
+        self.written += len(rows)
+
+
+def _row(r: Report) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "service_id": r.service_id,
+        "problem": r.problem,
+        "country": r.country,
+        "occurred_ms": r.occurred_ms,
+        "received_ms": r.received_ms,
+        "reporter": r.reporter,
+        "counted": r.counted,
+        "source": r.source,
+        "api_key_id": r.api_key_id,
+    }
+
+
+def _settle(fut: asyncio.Future[None], exc: BaseException | None) -> None:
+    if fut.done():
+        return
+    if exc is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(exc)

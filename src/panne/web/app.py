@@ -1,0 +1,59 @@
+"""The FastAPI application over one :class:`~panne.node.Node`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from panne import __version__
+from panne.node import Node
+from panne.web import api, problems
+from panne.web.limits import BodyLimit
+
+DESCRIPTION = """panne counts crowd reports of problems with online services, per minute, per
+country and per problem, and compares them with the usual volume to tell outages from noise."""
+
+
+def create_app(node: Node) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        node.start()
+        try:
+            yield
+        finally:
+            node.stop()
+
+    app = FastAPI(
+        title="panne",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(api.build_router(node))
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/api/docs")
+
+    settings = node.settings
+    app.add_middleware(
+        BodyLimit,
+        limit_for=lambda path: (
+            settings.batch_max_body_bytes
+            if path.endswith("/reports/batch")
+            else settings.max_body_bytes
+        ),
+    )
+    app.state.node = node
+    return app

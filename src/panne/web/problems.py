@@ -1,0 +1,83 @@
+"""Every error as an ``application/problem+json`` body (RFC 9457), never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from panne.signals.ingest import IngestError
+
+log = logging.getLogger(__name__)
+PROBLEM_TYPE = "application/problem+json"
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return Response(orjson.dumps(body), status, headers=headers, media_type=PROBLEM_TYPE)
+
+
+class ProblemError(Exception):
+    """Raised by handlers for a refusal that is not an ingest decision (bad query, auth…)."""
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None, **extra: Any):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title
+        self.extra = extra
+
+
+def validation_detail(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """One readable sentence and the structured list, from pydantic's errors."""
+    items = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        items.append({"field": ".".join(loc) or None, "message": err.get("msg", "invalid")})
+    first = items[0] if items else {"field": None, "message": "invalid"}
+    where = f"{first['field']}: " if first["field"] else ""
+    return where + str(first["message"]), items
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(IngestError)
+    async def _ingest(_: Request, exc: IngestError) -> Response:
+        return problem(exc.status, exc.detail, title=exc.title, headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> Response:
+        return problem(exc.status, exc.detail, title=exc.title, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+        detail, errors = validation_detail(list(exc.errors()))
+        return problem(422, detail, title="Invalid request", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        return problem(exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "an internal error occurred; it has been logged")

@@ -1,0 +1,136 @@
+"""Shared fixtures: real databases in temporary folders, a real PostgreSQL, real HTTP servers."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import uvicorn
+
+from panne.clock import ManualClock
+from panne.config import Settings, load
+from panne.node import Node
+from panne.web.app import create_app
+
+PG_ADMIN_URL = os.environ.get("PANNETEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+START = 1_709_650_800.0  # 2024-03-05 15:00 UTC, a quarter of an hour before Meta fell over
+
+
+def _pg_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> str:
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+        pytest.skip("PostgreSQL is not running here")
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_admin: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"panne_t_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = pg_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{base}/{name}"
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'panne.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on an SQLite file and on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'panne.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def settings_for(database_url: str, **overrides: object) -> Settings:
+    return load(environ={}, database_url=database_url, **overrides)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def node(sqlite_url: str, clock: ManualClock) -> Iterator[Node]:
+    n = Node(settings_for(sqlite_url), clock=clock)
+    n.start()
+    yield n
+    n.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """A real uvicorn server on loopback, in a thread, around one Node."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(node),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def make_server(tmp_path: Path, clock: ManualClock) -> Iterator[object]:
+    servers: list[LiveServer] = []
+
+    def make(**overrides: object) -> LiveServer:
+        url = f"sqlite:///{tmp_path / f'srv{len(servers)}.db'}"
+        srv = LiveServer(Node(settings_for(url, **overrides), clock=clock)).__enter__()
+        servers.append(srv)
+        return srv
+
+    yield make
+    for srv in servers:
+        srv.__exit__()

@@ -1,0 +1,197 @@
+"""One contract for the store, run on an SQLite file and on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from panne import counts
+from panne.catalog import default_catalog, parse
+from panne.signals.reports import Report, new_report_id
+from panne.store import catalog as catalog_store
+from panne.store import counts as count_store
+from panne.store import keys, migrate
+from panne.store.engine import make_engine
+from panne.store.schema import api_keys, reports
+from panne.store.schema import counts as counts_table
+from panne.store.writer import ReportWriter
+
+T0 = 1_709_650_800  # 2024-03-05 15:00 UTC
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    migrate.upgrade(eng)
+    catalog_store.merge(eng, default_catalog())
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def writer(engine: Engine) -> Iterator[ReportWriter]:
+    w = ReportWriter(engine, max_batch=64)
+    w.start()
+    yield w
+    w.stop()
+
+
+def ids(engine: Engine) -> dict[str, int]:
+    return {s.slug: s.id for s in catalog_store.load(engine).services.values()}  # type: ignore[misc]
+
+
+def report(
+    service_id: int,
+    at: float,
+    *,
+    country: str = "US",
+    problem: str = "login",
+    counted: bool = True,
+    reporter: str | None = None,
+) -> Report:
+    ms = int(at * 1000)
+    return Report(new_report_id(ms), service_id, problem, country, ms, ms, reporter, counted, "api")
+
+
+def test_migrations_reach_head(engine: Engine) -> None:
+    assert migrate.current(engine) == migrate.head() is not None
+    migrate.upgrade(engine)  # a second run is a no-op
+    assert migrate.current(engine) == migrate.head()
+
+
+def test_catalog_round_trips_and_merge_is_idempotent(engine: Engine) -> None:
+    shipped = default_catalog()
+    loaded = catalog_store.load(engine)
+    assert set(loaded.services) == set(shipped.services)
+    assert loaded.services["facebook"].problems == shipped.services["facebook"].problems
+    assert all(s.id is not None for s in loaded.services.values())
+    assert catalog_store.merge(engine, shipped) == (0, len(shipped.services))
+    extra = parse(
+        {
+            "problems": {"login": {"en": "Login", "fr": "Connexion"}},
+            "default_problems": ["login"],
+            "groups": [{"slug": "acme", "name": "Acme"}],
+            "services": [
+                {
+                    "slug": "acme-mail",
+                    "name": "Acme Mail",
+                    "group": "acme",
+                    "url": "https://mail.acme.example",
+                    "aliases": ["acmemail"],
+                }
+            ],
+        }
+    )
+    assert catalog_store.merge(engine, extra) == (1, 0)
+    after = catalog_store.load(engine)
+    assert after.services["acme-mail"].group == "acme"
+    assert "facebook" in after.services  # merge never deletes
+
+
+def test_writer_commits_reports_and_counts_together(engine: Engine, writer: ReportWriter) -> None:
+    fb = ids(engine)["facebook"]
+    batch = [report(fb, T0 + i) for i in range(5)]
+    batch += [report(fb, T0 + 10, country="FR", problem="app")]
+    batch += [report(fb, T0 + 20, counted=False)]
+    writer.write_sync(batch)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(reports)).scalar() == 7
+        rows = conn.execute(
+            select(counts_table.c.country, counts_table.c.problem, counts_table.c.count)
+            .where(counts_table.c.service_id == fb)
+            .order_by(counts_table.c.country)
+        ).all()
+    assert [tuple(r) for r in rows] == [("FR", "app", 1), ("US", "login", 5)]
+
+
+def test_concurrent_writers_share_commits_and_lose_nothing(
+    engine: Engine, writer: ReportWriter
+) -> None:
+    fb = ids(engine)["facebook"]
+
+    def send(k: int) -> None:
+        for i in range(25):
+            writer.write_sync([report(fb, T0 + k * 60 + i % 60)])
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with engine.connect() as conn:
+        total = conn.execute(
+            select(func.sum(counts_table.c.count)).where(counts_table.c.service_id == fb)
+        ).scalar()
+    assert total == 200
+    assert writer.written == 200
+    assert writer.commits <= 200
+
+
+def test_a_failing_request_does_not_fail_the_others(engine: Engine, writer: ReportWriter) -> None:
+    fb = ids(engine)["facebook"]
+    good = report(fb, T0)
+    writer.write_sync([good])
+    with pytest.raises(Exception):  # noqa: B017 - the driver's IntegrityError, any backend
+        writer.write_sync([report(fb, T0 + 1), good])  # duplicate id: the whole request fails
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(reports)).scalar() == 1
+        assert conn.execute(select(func.sum(counts_table.c.count))).scalar() == 1
+
+
+def test_counts_bucket_by_step_and_split(engine: Engine, writer: ReportWriter) -> None:
+    fb = ids(engine)["facebook"]
+    writer.write_sync([report(fb, T0 + 60 * m, country="US" if m % 2 else "TN") for m in range(30)])
+    first, last, step = counts.plan(T0, T0 + 1800, "15m")
+    rows = count_store.bucketed(engine, fb, first, last, step)
+    assert counts.densify(rows, first, last, step).total == [15, 15]
+    rows = count_store.bucketed(engine, fb, first, last, step, "country")
+    series = counts.densify(rows, first, last, step)
+    assert series.by == {"TN": [8, 7], "US": [7, 8]} or series.by == {"US": [7, 8], "TN": [8, 7]}
+    assert count_store.minutes_since(engine, T0 + 1740) == [(fb, T0 + 1740, "US", "login", 1)]
+
+
+def test_counts_are_exact_after_a_restart(db_url: str, engine: Engine) -> None:
+    fb = ids(engine)["facebook"]
+    w = ReportWriter(engine)
+    w.start()
+    w.write_sync([report(fb, T0 + i) for i in range(40)])
+    w.stop()
+    engine.dispose()
+    again = make_engine(db_url)
+    first, last, step = counts.plan(T0, T0 + 60, "1m")
+    assert counts.densify(
+        count_store.bucketed(again, fb, first, last, step), first, last, step
+    ).total == [40]
+    again.dispose()
+
+
+def test_api_keys_are_stored_only_as_hashes(engine: Engine) -> None:
+    key, plain = keys.create(engine, "importer", trusted=True, now_ms=T0 * 1000)
+    assert plain.startswith("pk_") and len(plain) > 40
+    with engine.connect() as conn:
+        stored = [tuple(r) for r in conn.execute(select(api_keys))]
+    assert plain not in repr(stored)
+    found = keys.verify(engine, plain)
+    assert found is not None and found.trusted and found.name == "importer"
+    assert keys.verify(engine, plain + "x") is None
+    assert keys.revoke(engine, key.id)
+    assert keys.verify(engine, plain) is None
+    assert not keys.revoke(engine, 9999)
+    assert [k.revoked for k in keys.list_keys(engine)] == [True]
+
+
+def test_salts_are_daily_and_old_ones_deleted(engine: Engine) -> None:
+    day = T0 // 86_400
+    a = keys.salt_for_day(engine, day)
+    assert keys.salt_for_day(engine, day) == a and len(a) == 32
+    b = keys.salt_for_day(engine, day + 1)
+    assert b != a
+    keys.salt_for_day(engine, day + 3)
+    from panne.store.schema import salts
+
+    with engine.connect() as conn:
+        days = sorted(r[0] for r in conn.execute(select(salts.c.day)))
+    assert days == [day + 3]

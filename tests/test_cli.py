@@ -1,0 +1,93 @@
+"""The command line, run as a user runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def panne(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PANNE_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "panne", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_catalog_list_export_import(tmp_path: Path) -> None:
+    out = panne("catalog", "list", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "facebook" in out.stdout and "services in" in out.stdout
+    assert (tmp_path / "panne.db").exists()  # the default database, in the working directory
+    exported = panne("catalog", "export", "-o", "cat.json", cwd=tmp_path)
+    assert exported.returncode == 0
+    data = json.loads((tmp_path / "cat.json").read_text())
+    data["services"].append(
+        {"slug": "acme", "name": "Acme", "url": "https://acme.example", "aliases": ["acme inc"]}
+    )
+    (tmp_path / "cat2.json").write_text(json.dumps(data))
+    imported = panne("catalog", "import", "cat2.json", cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert "1 services added" in imported.stdout
+    assert "acme" in panne("catalog", "list", cwd=tmp_path).stdout
+
+
+def test_bad_catalog_file_is_refused_whole(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text(
+        '{"problems": {"login": {"en": "Login"}}, '
+        '"default_problems": ["login"], "services": '
+        '[{"slug": "Bad Slug", "name": "x", "url": "https://x"}]}'
+    )
+    out = panne("catalog", "import", "bad.json", cwd=tmp_path)
+    assert out.returncode == 1
+    assert out.stderr.startswith("panne: services[0]") and "Traceback" not in out.stderr
+    missing = panne("catalog", "import", "nope.json", cwd=tmp_path)
+    assert missing.returncode == 1 and "nope.json" in missing.stderr
+
+
+def test_bad_setting_stops_with_one_line(tmp_path: Path) -> None:
+    out = panne("catalog", "list", cwd=tmp_path, env={"PANNE_PORT": "abc"})
+    assert out.returncode == 2
+    assert out.stderr.strip() == "panne: PANNE_PORT: expected an integer, got 'abc'"
+
+
+def test_apikey_create_list_revoke(tmp_path: Path) -> None:
+    made = panne("apikey", "create", "importer", "--trusted", cwd=tmp_path)
+    assert made.returncode == 0
+    key = made.stdout.strip()
+    assert key.startswith("pk_")
+    listed = panne("apikey", "list", cwd=tmp_path).stdout
+    assert "trusted" in listed and key not in listed
+    assert panne("apikey", "revoke", "1", cwd=tmp_path).returncode == 0
+    assert "revoked" in panne("apikey", "list", cwd=tmp_path).stdout
+    bad = panne("apikey", "revoke", "42", cwd=tmp_path)
+    assert bad.returncode == 1 and "no API key with id 42" in bad.stderr
+
+
+def test_db_upgrade_on_a_chosen_database(tmp_path: Path) -> None:
+    out = panne("db", "upgrade", "--database", f"sqlite:///{tmp_path}/x/y.db", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "revision 000" in out.stdout
+
+
+def test_report_against_a_running_server(make_server: Callable[..., Any], tmp_path: Path) -> None:
+    srv = make_server()
+    ok = panne("report", "facebook", "login", "--country", "FR", "--url", srv.url, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "accepted" in ok.stdout
+    bad = panne("report", "facebook", "atm", "--url", srv.url, cwd=tmp_path)
+    assert bad.returncode == 1 and "422" in bad.stderr and "atm" in bad.stderr
+    down = panne("report", "facebook", "login", "--url", "http://127.0.0.1:9", cwd=tmp_path)
+    assert down.returncode == 1 and "cannot reach" in down.stderr

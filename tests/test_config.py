@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from panne.config import ConfigError, Settings, documented_settings, load
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+
+
+def test_defaults_need_no_file_and_no_environment() -> None:
+    s = load(environ={})
+    assert s == Settings()
+    assert s.database_url == "sqlite:///panne.db"
+    assert s.public_url() == "http://127.0.0.1:8080"
+
+
+def test_environment_overrides_with_typed_values() -> None:
+    s = load(
+        environ={
+            "PANNE_PORT": "9000",
+            "PANNE_RATE_LIMIT": "off",
+            "PANNE_DEMO_SPEED": "60",
+            "PANNE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
+        }
+    )
+    assert (s.port, s.rate_limit, s.demo_speed) == (9000, False, 60.0)
+    assert s.trusted_proxies == ("10.0.0.0/8", "192.168.1.1")
+
+
+def test_toml_file_then_environment_then_overrides(tmp_path: Path) -> None:
+    f = tmp_path / "panne.toml"
+    f.write_text('[panne]\nport = 8181\nhost = "0.0.0.0"\ntrusted_proxies = ["127.0.0.1"]\n')
+    s = load(f, environ={"PANNE_HOST": "127.0.0.2"}, port=None)
+    assert (s.port, s.host, s.trusted_proxies) == (8181, "127.0.0.2", ("127.0.0.1",))
+    assert load(f, environ={}, port=9999).port == 9999
+
+
+def test_config_file_from_environment(tmp_path: Path) -> None:
+    f = tmp_path / "x.toml"
+    f.write_text("dedupe_window_minutes = 5\n")
+    assert load(environ={"PANNE_CONFIG": str(f)}).dedupe_window_minutes == 5
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"PANNE_PORT": "eighty"}, "PANNE_PORT: expected an integer"),
+        ({"PANNE_PORT": "70000"}, "port: must be between 1 and 65535"),
+        ({"PANNE_RATE_LIMIT": "maybe"}, "PANNE_RATE_LIMIT: expected true or false"),
+        ({"PANNE_COLOUR": "blue"}, "PANNE_COLOUR: unknown setting"),
+        ({"PANNE_LOG_LEVEL": "loud"}, "log_level: must be one of"),
+        ({"PANNE_DATABASE_URL": "mysql://x"}, "database_url: must be an sqlite"),
+        ({"PANNE_TRUSTED_PROXIES": "not-a-net"}, "trusted_proxies: 'not-a-net'"),
+        ({"PANNE_BATCH_MAX_REPORTS": "20000"}, "batch_max_reports: must be between"),
+        ({"PANNE_DETECT_INTERVAL_SECONDS": "0"}, "detect_interval_seconds: must be positive"),
+    ],
+)
+def test_bad_values_stop_with_a_line_naming_the_setting(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(environ=environ)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_bad_file(tmp_path: Path) -> None:
+    f = tmp_path / "bad.toml"
+    f.write_text("port = [1\n")
+    with pytest.raises(ConfigError, match=r"bad\.toml"):
+        load(f, environ={})
+    f.write_text("prot = 1\n")
+    with pytest.raises(ConfigError, match="prot: unknown setting"):
+        load(f, environ={})
+    with pytest.raises(ConfigError, match="No such file"):
+        load(tmp_path / "missing.toml", environ={})
+
+
+def test_every_setting_is_documented_with_its_environment_variable() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    documented = set(re.findall(r"^### `(\w+)`", text, re.MULTILINE))
+    assert documented == set(documented_settings())
+    for name in documented_settings():
+        assert f"PANNE_{name.upper()}" in text

@@ -1,0 +1,95 @@
+"""The read side of the JSON API: catalog, counts, OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from panne.clock import ManualClock
+
+Server = Any
+
+
+@pytest.fixture
+def srv(make_server: Callable[..., Server]) -> Server:
+    return make_server(rate_limit=False)
+
+
+def test_services_and_one_service(srv: Server) -> None:
+    services = httpx.get(f"{srv.url}/api/v1/services").json()
+    slugs = {s["slug"] for s in services}
+    assert {"facebook", "instagram", "whatsapp", "chatgpt"} <= slugs and len(slugs) >= 40
+    fb = httpx.get(f"{srv.url}/api/v1/services/facebook").json()
+    assert fb["group"] == "meta"
+    assert {"instagram", "threads", "whatsapp", "messenger"} <= set(fb["siblings"])
+    assert {"slug": "login", "name": "Login"} in [
+        {"slug": p["slug"], "name": p["name"]} for p in fb["problems"]
+    ]
+    meta = [s["slug"] for s in httpx.get(f"{srv.url}/api/v1/services?group=meta").json()]
+    assert "facebook" in meta and "youtube" not in meta
+    groups = {g["slug"]: g for g in httpx.get(f"{srv.url}/api/v1/groups").json()}
+    assert "instagram" in groups["meta"]["services"]
+    r = httpx.get(f"{srv.url}/api/v1/services/nope")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_counts_by_step_and_split(srv: Server, clock: ManualClock) -> None:
+    for i, country in enumerate(["US", "US", "FR", "TN"]):
+        clock.advance(61)
+        r = httpx.post(
+            f"{srv.url}/api/v1/reports",
+            json={"service": "facebook", "problem": "login" if i else "app", "country": country},
+            headers={"user-agent": f"agent-{i}"},
+        )
+        assert r.status_code == 202
+    r = httpx.get(
+        f"{srv.url}/api/v1/services/facebook/counts", params={"step": "1h", "by": "country"}
+    )
+    body = r.json()
+    assert r.status_code == 200 and body["total"] == 4 and body["step"] == "1h"
+    assert len(body["buckets"]) == 25  # 24 hours, the current one partial
+    merged: dict[str, int] = {}
+    for b in body["buckets"]:
+        for k, v in b["country"].items():
+            merged[k] = merged.get(k, 0) + v
+    assert merged == {"US": 2, "FR": 1, "TN": 1}
+    minute = httpx.get(
+        f"{srv.url}/api/v1/services/facebook/counts",
+        params={
+            "step": "1m",
+            "by": "problem",
+            "from": "2024-03-05T15:00:00Z",
+            "to": "2024-03-05T15:10:00Z",
+        },
+    ).json()
+    assert [b["count"] for b in minute["buckets"]] == [0, 1, 1, 1, 1, 0, 0, 0, 0, 0]
+    assert minute["buckets"][1]["problem"] == {"app": 1}
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"step": "7m"}, 422),
+        ({"by": "city"}, 422),
+        ({"from": "yesterday"}, 422),
+        ({"from": "2024-03-05T15:00:00"}, 422),
+        ({"from": "2024-03-06T00:00:00Z", "to": "2024-03-05T00:00:00Z"}, 422),
+        ({"from": "2000-01-01T00:00:00Z", "to": "2024-03-05T00:00:00Z", "step": "1m"}, 422),
+    ],
+)
+def test_bad_count_queries(srv: Server, params: dict[str, str], status: int) -> None:
+    r = httpx.get(f"{srv.url}/api/v1/services/facebook/counts", params=params)
+    assert r.status_code == status
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"]
+
+
+def test_openapi_describes_the_report_body(srv: Server) -> None:
+    spec = httpx.get(f"{srv.url}/api/openapi.json").json()
+    body = spec["paths"]["/api/v1/reports"]["post"]["requestBody"]["content"]["application/json"]
+    assert set(body["schema"]["required"]) == {"service", "problem"}
+    assert "/api/v1/services/{slug}/counts" in spec["paths"]
+    assert httpx.get(f"{srv.url}/api/docs").status_code == 200
