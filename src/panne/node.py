@@ -18,7 +18,7 @@ from panne.config import Settings
 from panne.signals.geo import GeoLocator
 from panne.signals.ingest import Ingestor
 from panne.signals.ratelimit import TokenBuckets
-from panne.signals.reports import Fingerprinter
+from panne.signals.reports import Fingerprinter, new_report_id
 from panne.store import catalog as catalog_store
 from panne.store import keys, migrate
 from panne.store.engine import make_engine
@@ -88,10 +88,11 @@ class Node:
     def _restore_dedupe(self) -> None:
         """Reload who reported what within the dedupe window, so a restart counts no one twice."""
         since_ms = int((self.clock.now() - self.ingestor.deduper.window_seconds) * 1000)
+        first_id = new_report_id(since_ms, lambda bits: 0)  # ids are time-ordered: a key range
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(reports.c.reporter, reports.c.service_id, reports.c.occurred_ms).where(
-                    reports.c.received_ms >= since_ms,
+                    reports.c.id >= first_id,
                     reports.c.counted,
                     reports.c.reporter.is_not(None),
                 )

@@ -195,3 +195,9 @@ def test_salts_are_daily_and_old_ones_deleted(engine: Engine) -> None:
     with engine.connect() as conn:
         days = sorted(r[0] for r in conn.execute(select(salts.c.day)))
     assert days == [day + 3]
+
+
+def test_report_fields_are_the_reports_columns_in_order() -> None:
+    from panne.store.upsert import REPORT_COLUMNS
+
+    assert Report._fields == REPORT_COLUMNS

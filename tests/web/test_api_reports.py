@@ -51,7 +51,7 @@ def test_a_report_is_committed_before_its_202(srv: Server) -> None:
     )
     assert r.status_code == 202
     body = r.json()
-    assert body["counted"] is True and len(body["id"]) == 26
+    assert body["counted"] is True and len(body["id"]) == 32
     rows = stored(srv)
     assert [(x.id, x.country, x.problem) for x in rows] == [(body["id"], "TN", "login")]
     assert counted(srv) == 1

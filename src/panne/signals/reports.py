@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
+import random
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -52,9 +51,12 @@ class BatchReportIn(ReportIn):
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
-    """A validated report, ready to store and count."""
+class Report(NamedTuple):
+    """A validated report, ready to store and count.
+
+    A named tuple because the writer hands it to the database driver as it is: its fields are
+    the columns of the ``reports`` table, in order (checked by tests/store).
+    """
 
     id: str
     service_id: int
@@ -72,21 +74,18 @@ class Report:
         return self.occurred_ms // 60_000 * 60
 
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_random = random.Random()  # seeded from os.urandom: ids need uniqueness, not secrecy
 
 
-def new_report_id(now_ms: int, random_bytes: Callable[[int], bytes] = os.urandom) -> str:
-    """A ULID: 48 bits of milliseconds then 80 random bits, in 26 Crockford base-32 letters.
+def new_report_id(now_ms: int, random_bits: Callable[[int], int] = _random.getrandbits) -> str:
+    """A time-ordered 128-bit id in 32 hex digits: 48 bits of milliseconds, 80 random bits.
 
-    Time-ordered ids keep the primary-key index append-only, and need no round trip to the
-    database, which matters because ingest answers only after the commit.
+    Time-ordered ids keep the primary-key index append-only and make time ranges key ranges,
+    and need no round trip to the database, which matters because ingest answers only after
+    the commit. (Hex rather than ULID's base 32: formatting is a tenth of the cost, and the id
+    is made for every report on the hot path.)
     """
-    value = (now_ms << 80) | int.from_bytes(random_bytes(10), "big")
-    out = []
-    for _ in range(26):
-        out.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(out))
+    return f"{now_ms & 0xFFFF_FFFF_FFFF:012x}{random_bits(80):020x}"
 
 
 class Fingerprinter:

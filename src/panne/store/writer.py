@@ -22,8 +22,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from panne.signals.reports import Report
-from panne.store.schema import reports as reports_table
-from panne.store.upsert import add_counts_statement
+from panne.store.upsert import add_counts_sql, insert_reports_sql
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +47,8 @@ class ReportWriter:
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._insert_reports = reports_table.insert()
-        self._add_counts = add_counts_statement(engine)
+        self._insert_reports = insert_reports_sql(engine)
+        self._add_counts = add_counts_sql(engine)
         self.commits = 0
         self.written = 0
 
@@ -143,32 +142,14 @@ class ReportWriter:
             (r.service_id, r.minute, r.country, r.problem) for r in rows if r.counted
         )
         with self._engine.begin() as conn:
-            conn.execute(self._insert_reports, [_row(r) for r in rows])
+            conn.exec_driver_sql(self._insert_reports, rows)
             if tally:
-                conn.execute(
+                conn.exec_driver_sql(
                     self._add_counts,
-                    [
-                        {"service_id": s, "minute": m, "country": c, "problem": p, "count": n}
-                        for (s, m, c, p), n in tally.items()
-                    ],
+                    [(s, m, c, p, n) for (s, m, c, p), n in tally.items()],
                 )
         self.commits += 1
         self.written += len(rows)
-
-
-def _row(r: Report) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "service_id": r.service_id,
-        "problem": r.problem,
-        "country": r.country,
-        "occurred_ms": r.occurred_ms,
-        "received_ms": r.received_ms,
-        "reporter": r.reporter,
-        "counted": r.counted,
-        "source": r.source,
-        "api_key_id": r.api_key_id,
-    }
 
 
 def _settle(fut: asyncio.Future[None], exc: BaseException | None) -> None:
