@@ -91,5 +91,6 @@ def test_openapi_describes_the_report_body(srv: Server) -> None:
     spec = httpx.get(f"{srv.url}/api/openapi.json").json()
     body = spec["paths"]["/api/v1/reports"]["post"]["requestBody"]["content"]["application/json"]
     assert set(body["schema"]["required"]) == {"service", "problem"}
+    assert spec["paths"]["/api/v1/reports/batch"]["post"]["requestBody"]
     assert "/api/v1/services/{slug}/counts" in spec["paths"]
     assert httpx.get(f"{srv.url}/api/docs").status_code == 200

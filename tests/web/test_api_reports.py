@@ -127,14 +127,31 @@ def test_unknown_problem_names_the_allowed_values(srv: Server) -> None:
 
 def test_oversized_body_is_refused(srv: Server) -> None:
     big = b'{"service": "facebook", "problem": "login", "url": "' + b"a" * 20_000 + b'"}'
-    assert_problem(httpx.post(f"{srv.url}/api/v1/reports", content=big), 413, "larger")
+    hdr = {"content-type": "application/json"}
+    assert_problem(httpx.post(f"{srv.url}/api/v1/reports", content=big, headers=hdr), 413)
 
     def chunks() -> Any:
         yield big[:10_000]
         yield big[10_000:]
 
-    assert_problem(httpx.post(f"{srv.url}/api/v1/reports", content=chunks()), 413)
+    assert_problem(
+        httpx.post(f"{srv.url}/api/v1/reports", content=chunks(), headers=hdr), 413, "larger"
+    )
     assert stored(srv) == []
+
+
+def test_only_json_is_accepted_so_no_cross_site_form_can_post(srv: Server) -> None:
+    body = b'{"service": "facebook", "problem": "login"}'
+    for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        r = httpx.post(f"{srv.url}/api/v1/reports", content=body, headers={"content-type": ctype})
+        assert_problem(r, 415, "JSON")
+    ok = httpx.post(
+        f"{srv.url}/api/v1/reports",
+        content=body,
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert ok.status_code == 202
+    assert len(stored(srv)) == 1
 
 
 def test_rate_limit_answers_429_with_retry_after(make_server: Callable[..., Server]) -> None:

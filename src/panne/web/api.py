@@ -16,7 +16,7 @@ from panne.catalog import Catalog, Service
 from panne.clock import utc
 from panne.node import Node
 from panne.signals.ingest import Client
-from panne.signals.reports import BatchReportIn, ReportIn
+from panne.signals.reports import BatchReportIn
 from panne.store import counts as count_store
 from panne.store import keys
 from panne.web.client import client_address, parse_networks
@@ -75,32 +75,6 @@ def build_router(node: Node) -> APIRouter:
         if svc is None:
             raise ProblemError(404, f"no service {slug!r} in the catalog", title="Unknown service")
         return svc
-
-    @router.post(
-        "/reports",
-        status_code=202,
-        tags=["reports"],
-        summary="Report a problem with a service",
-        openapi_extra=_schema_body(ReportIn.model_json_schema()),
-        responses={
-            202: {
-                "description": "Stored durably. `counted` is false when the same person "
-                "already reported this service within the dedupe window."
-            },
-            400: {"description": "Malformed JSON"},
-            413: {"description": "Body too large"},
-            422: {"description": "Unknown service, problem or country"},
-            429: {"description": "Rate limited; see Retry-After"},
-        },
-    )
-    async def post_report(request: Request) -> Response:
-        body = await request.body()
-        try:
-            item = ReportIn.model_validate_json(body)
-        except ValidationError as exc:
-            raise _parse_json_error(exc) from None
-        report = await node.ingestor.accept(item, client_of(request), "api")
-        return _json({"id": report.id, "counted": report.counted}, 202)
 
     @router.post(
         "/reports/batch",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
@@ -11,7 +12,10 @@ from fastapi.responses import RedirectResponse
 from panne import __version__
 from panne.node import Node
 from panne.web import api, api_incidents, problems
+from panne.web.client import parse_networks
 from panne.web.limits import BodyLimit
+from panne.web.report_path import PATH as REPORT_PATH
+from panne.web.report_path import ReportEndpoint, openapi_operation
 
 DESCRIPTION = """panne counts crowd reports of problems with online services, per minute, per
 country and per problem, and compares them with the usual volume to tell outages from noise."""
@@ -59,5 +63,26 @@ def create_app(node: Node) -> FastAPI:
             else settings.max_body_bytes
         ),
     )
+    # Added last, so outermost: the hot ingest path answers before the other layers.
+    app.add_middleware(
+        ReportEndpoint,
+        ingestor=node.ingestor,
+        trusted=parse_networks(settings.trusted_proxies),
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.node = node
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, plus the report endpoint that answers in front of its router."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema["paths"] = {REPORT_PATH: openapi_operation(), **schema["paths"]}
+        app.openapi_schema = schema
+    return app.openapi_schema
