@@ -121,16 +121,30 @@ class Ingestor:
     def prepare_batch(
         self, items: Sequence[BatchReportIn], key: ApiKey, client: Client
     ) -> list[Report]:
-        """All or nothing: the first bad report refuses the whole batch, naming its index."""
+        """All or nothing: the first bad report refuses the whole batch, naming its index.
+
+        Batches repeat the same few (service, problem, country) triples thousands of times,
+        so each triple is checked once per batch.
+        """
         now = self._clock.now()
         now_ms = int(now * 1000)
-        checked: list[tuple[Service, str, str, float, str | None]] = []
+        seen: dict[tuple[str, str, str | None], tuple[int, str, str]] = {}
+        checked: list[tuple[int, str, str, float, str | None]] = []
         for i, item in enumerate(items):
+            triple = (item.service, item.problem, item.country)
             try:
-                service = self._service(item.service)
-                problem = self._problem(service, item.problem)
-                country = self._country(item.country, None)
-                occurred = self._timestamp(item.timestamp, key, now)
+                valid = seen.get(triple)
+                if valid is None:
+                    service = self._service(item.service)
+                    valid = (
+                        _id(service),
+                        self._problem(service, item.problem),
+                        self._country(item.country, None),
+                    )
+                    seen[triple] = valid
+                occurred = (
+                    now if item.timestamp is None else self._timestamp(item.timestamp, key, now)
+                )
             except IngestError as exc:
                 exc.detail = f"report {i}: {exc.detail}"
                 exc.extra["index"] = i
@@ -138,21 +152,21 @@ class Ingestor:
             reporter = None
             if item.reporter is not None:
                 reporter = self._fingerprinter.reporter(now, f"key:{key.id}", item.reporter)
-            checked.append((service, problem, country, occurred, reporter))
+            checked.append((*valid, occurred, reporter))
+        first = self.deduper.first_in_window
         out = []
-        for service, problem, country, occurred, reporter in checked:
-            counted = self.deduper.first_in_window(reporter, _id(service), occurred)
+        for service_id, problem, country, occurred, reporter in checked:
             occurred_ms = int(occurred * 1000)
             out.append(
                 Report(
                     new_report_id(occurred_ms),
-                    _id(service),
+                    service_id,
                     problem,
                     country,
                     occurred_ms,
                     now_ms,
                     reporter,
-                    counted,
+                    first(reporter, service_id, occurred),
                     "batch",
                     key.id,
                 )
