@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from panne.signals.countries import COUNTRY_CODES
-from panne.signals.geo import GeoLocator, network_of
-
 from panne.catalog import Catalog, Service
 from panne.clock import Clock
+from panne.signals.countries import COUNTRY_CODES
+from panne.signals.geo import GeoLocator, network_of
 from panne.signals.ratelimit import TokenBuckets, retry_after_header
 from panne.signals.reports import (
     UNKNOWN_COUNTRY,
