@@ -45,7 +45,7 @@ def _tier(base: float) -> str:
 
 def _one(k: int, rng: np.random.Generator, weeks: int) -> SeriesCase:
     minutes = weeks * 7 * 1440
-    start = float(STARTS[k % len(STARTS)] + int(rng.integers(0, 3)) * 86_400)
+    start = float(STARTS[k % len(STARTS)])
     ts = start + np.arange(minutes, dtype=np.float64) * 60.0 + 30.0
     base = float(10 ** rng.uniform(np.log10(0.005), np.log10(2000)))
     order = rng.permutation(12)[:TOP_COUNTRIES]
