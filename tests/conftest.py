@@ -76,7 +76,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def node(sqlite_url: str, clock: ManualClock) -> Iterator[Node]:
-    n = Node(settings_for(sqlite_url), clock=clock)
+    n = Node(settings_for(sqlite_url), clock=clock, background=False)
     n.start()
     yield n
     n.stop()
@@ -127,7 +127,9 @@ def make_server(tmp_path: Path, clock: ManualClock) -> Iterator[object]:
 
     def make(**overrides: object) -> LiveServer:
         url = f"sqlite:///{tmp_path / f'srv{len(servers)}.db'}"
-        srv = LiveServer(Node(settings_for(url, **overrides), clock=clock)).__enter__()
+        srv = LiveServer(
+            Node(settings_for(url, **overrides), clock=clock, background=False)
+        ).__enter__()
         servers.append(srv)
         return srv
 

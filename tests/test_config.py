@@ -22,11 +22,11 @@ def test_environment_overrides_with_typed_values() -> None:
         environ={
             "PANNE_PORT": "9000",
             "PANNE_RATE_LIMIT": "off",
-            "PANNE_DEMO_SPEED": "60",
+            "PANNE_DETECT_WARMUP_DAYS": "2.5",
             "PANNE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
         }
     )
-    assert (s.port, s.rate_limit, s.demo_speed) == (9000, False, 60.0)
+    assert (s.port, s.rate_limit, s.detect_warmup_days) == (9000, False, 2.5)
     assert s.trusted_proxies == ("10.0.0.0/8", "192.168.1.1")
 
 

@@ -81,14 +81,13 @@ class Settings:
     detect_interval_seconds: float = _doc(
         "How often the live detector evaluates every series.", default=10.0
     )
+    detect_warmup_days: float = _doc(
+        "On a first start, how many days of stored counts the detectors learn from.",
+        default=7.0,
+    )
     demo: bool = _doc(
         "Feed realistic synthetic traffic (with an outage every so often) into this server.",
         default=False,
-    )
-    demo_speed: float = _doc(
-        "With `demo`, how many simulated seconds pass per real second for the generated "
-        "traffic's daily pattern (reports still arrive in real time).",
-        default=1.0,
     )
     log_level: str = _doc("Logging level: debug, info, warning or error.", default="info")
 
@@ -173,7 +172,6 @@ def _validate(s: Settings) -> None:
         "reporter_rate_per_minute",
         "network_rate_per_minute",
         "detect_interval_seconds",
-        "demo_speed",
     ):
         if getattr(s, name) <= 0:
             raise bad(name, "must be positive")

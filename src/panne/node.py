@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
@@ -24,15 +26,20 @@ from panne.store import keys, migrate
 from panne.store.engine import make_engine
 from panne.store.schema import reports
 from panne.store.writer import ReportWriter
+from panne.watch import Watcher
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Node:
+    """``background`` runs the detector (and, with ``settings.demo``, the demo traffic) in
+    threads; tests leave it off and drive :attr:`watcher` tick by tick."""
+
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     geo: GeoLocator = field(default_factory=GeoLocator)
+    background: bool = True
 
     def __post_init__(self) -> None:
         self.engine: Engine = make_engine(
@@ -55,6 +62,9 @@ class Node:
             if s.rate_limit
             else None,
         )
+        self.watcher = Watcher(self.engine, self.clock)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
         self.started = False
 
     def prepare_database(self) -> None:
@@ -67,6 +77,7 @@ class Node:
     def reload_catalog(self) -> Catalog:
         self.catalog = catalog_store.load(self.engine)
         self.ingestor.set_catalog(self.catalog)
+        self.watcher.set_catalog(self.catalog)
         return self.catalog
 
     def start(self) -> None:
@@ -77,10 +88,40 @@ class Node:
         self._restore_dedupe()
         self.geo.warm()
         self.writer.start()
+        if self.settings.demo:
+            from panne.demo import backfill
+
+            backfill(self)
+        if not self.watcher.load():
+            minutes = self.watcher.warm_up(self.settings.detect_warmup_days)
+            log.info("detector warmed up on %d minutes of history", minutes)
         self.started = True
+        if self.background:
+            self._stop.clear()
+            self._spawn("panne-detector", self._detect_forever)
+            if self.settings.demo:
+                from panne.demo import feed_forever
+
+                self._spawn("panne-demo", lambda: feed_forever(self, self._stop))
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _detect_forever(self) -> None:
+        while not self._stop.wait(self.settings.detect_interval_seconds):
+            try:
+                self.watcher.tick()
+            except Exception:  # keep detecting: one bad tick must not end the role
+                log.exception("detector tick failed")
 
     def stop(self) -> None:
         if self.started:
+            self._stop.set()
+            for thread in self._threads:
+                thread.join(timeout=30)
+            self._threads.clear()
             self.writer.stop()
             self.engine.dispose()
             self.started = False

@@ -51,6 +51,14 @@ class SeasonalBank:
         self.weekday = np.ones((n, 7))
         self.inv_k = np.full(n, self.params.prior_inv_k)
 
+    def grow(self, k: int) -> None:
+        self.n += k
+        self.windows.grow(k)
+        self.level = np.concatenate([self.level, np.zeros(k)])
+        self.profile = np.vstack([self.profile, np.ones((k, SLOTS))])
+        self.weekday = np.vstack([self.weekday, np.ones((k, 7))])
+        self.inv_k = np.concatenate([self.inv_k, np.full(k, self.params.prior_inv_k)])
+
     def _position(self, minute: int) -> tuple[int, int, float, int]:
         s = ((minute + 30) % 86_400) / SLOT_SECONDS - 0.5
         j0 = int(np.floor(s)) % SLOTS

@@ -32,6 +32,14 @@ class ShareBank:
         self.whole = np.zeros(n)  # running mean of the parent's count, over the same minutes
         self.inv_k = np.full(n, PRIOR_INV_K)
 
+    def grow(self, parents: np.ndarray) -> None:
+        k = len(parents)
+        self.parent = np.concatenate([self.parent, np.asarray(parents, dtype=np.int64)])
+        self.windows.grow(k)
+        self.part = np.concatenate([self.part, np.zeros(k)])
+        self.whole = np.concatenate([self.whole, np.zeros(k)])
+        self.inv_k = np.concatenate([self.inv_k, np.full(k, PRIOR_INV_K)])
+
     def expected(self, parent_expected: np.ndarray) -> np.ndarray:
         share = self.part / np.maximum(self.whole, 1e-9)
         out: np.ndarray = share * parent_expected[self.parent]

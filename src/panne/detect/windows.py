@@ -90,6 +90,14 @@ class Windows:
             self.last = np.where(valid, minute, self.last)
         return Judgements(mu, np.where(valid, score_of(p), 0.0), alert, candidate | alert)
 
+    def grow(self, k: int) -> None:
+        """Room for ``k`` more series (new services or countries appear while running)."""
+        self.ring_x = np.vstack([self.ring_x, np.full((k, self.size), np.nan)])
+        self.ring_mu = np.vstack([self.ring_mu, np.full((k, self.size), np.nan)])
+        self.streak = np.concatenate([self.streak, np.zeros(k, dtype=np.int32)])
+        self.seen = np.concatenate([self.seen, np.zeros(k, dtype=np.int64)])
+        self.last = np.concatenate([self.last, np.full(k, -1, dtype=np.int64)])
+
     def state_of(self, i: int) -> dict[str, Any]:
         order = (self.pos + np.arange(self.size)) % self.size  # oldest first
         return {

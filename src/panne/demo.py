@@ -1,0 +1,82 @@
+"""`panne serve --demo`: a day of history, then live synthetic traffic with outages.
+
+A newcomer should see a living system within a minute: charts with a baseline, detectors that
+already know the daily rhythm, reports arriving, and an outage soon (a sharp one a couple of
+minutes after start, then one every half hour or so, and the March 2024 Meta scenario twenty
+minutes in). Volumes are scaled down so the demo database stays small.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from panne.clock import minute_of
+from panne.signals.reports import Report, new_report_id
+from panne.simulate import TrafficModel, specs_from_catalog
+from panne.store.schema import counts
+from panne.store.upsert import add_counts_sql
+
+if TYPE_CHECKING:
+    from panne.node import Node
+
+log = logging.getLogger(__name__)
+DEMO_SCALE = 0.3
+HISTORY_MINUTES = 1440
+
+
+def model_for(node: Node, seed: int) -> TrafficModel:
+    now = node.clock.now()
+    return TrafficModel(specs_from_catalog(node.catalog), seed=seed, scale=DEMO_SCALE, start=now)
+
+
+def backfill(node: Node) -> int:
+    """A day of per-minute counts before now, if the database has none: something to learn
+    from and to chart. Counts only (no report rows): it is history, not reports."""
+    with node.engine.connect() as conn:
+        if conn.execute(select(counts.c.minute).limit(1)).first() is not None:
+            return 0
+    now = minute_of(node.clock.now())
+    model = model_for(node, seed=7)
+    ids = {s.slug: s.id for s in node.catalog.services.values()}
+    sql = add_counts_sql(node.engine)
+    rows = []
+    for m in range(now - HISTORY_MINUTES * 60, now, 60):
+        rows += [(ids[s], m, c, p, n) for s, c, p, n in model.minute_counts(m)]
+    with node.engine.begin() as conn:
+        conn.exec_driver_sql(sql, rows)
+    log.info("demo: backfilled %d minutes of history", HISTORY_MINUTES)
+    return len(rows)
+
+
+def feed_forever(node: Node, stop: threading.Event, seed: int = 11) -> None:
+    """Write synthetic reports as they happen, once a second, until ``stop`` is set."""
+    model = model_for(node, seed)
+    start = node.clock.now()
+    slugs = [s.slug for s in model.services]
+    model.add_outage("sharp", slugs[int(model.rng.integers(0, 12))], start + 120, minutes=25)
+    model.add_meta_2024(start + 1200)
+    model.schedule_random_outages(start + 1800, start + 30 * 86_400, every_minutes=30)
+    ids = {s.slug: s.id for s in node.catalog.services.values()}
+    last = start
+    while not stop.wait(1.0):
+        now = node.clock.now()
+        batch = []
+        for r in model.reports(last, now):
+            ms = int(r.at * 1000)
+            sid = ids.get(r.service)
+            if sid is not None:
+                batch.append(
+                    Report(new_report_id(ms), sid, r.problem, r.country, ms, ms, None, True, "demo")
+                )
+        last = now
+        if batch:
+            try:
+                node.writer.write_sync(batch)
+            except Exception:
+                log.exception("demo: writing %d reports failed", len(batch))
+        if stop.is_set():
+            return

@@ -1,0 +1,377 @@
+"""The live loop of the detector role: counts in, judgements and incidents out, every tick.
+
+Each tick (``detect_interval_seconds``) it feeds the minutes that have finished since the last
+tick to the detectors (a :class:`~panne.detect.SeasonalBank` row per service, a
+:class:`~panne.detect.ShareBank` row per service × country and service × problem that carries
+reports), judges the unfinished current minute too (so a surge is flagged before its first full
+minute ends), steps each service's incident machine and each company's group tracker, and
+stores what changed in one transaction: expectations, incidents, their transitions, and its own
+state (so a restart resumes instead of relearning, and neither repeats nor loses an incident).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, select
+
+from panne.catalog import Catalog
+from panne.clock import Clock, minute_of
+from panne.detect import Judgements, SeasonalBank, ShareBank
+from panne.incidents import (
+    GroupIncident,
+    GroupTransition,
+    Incident,
+    Policy,
+    ServiceState,
+    Signal,
+    Transition,
+    group_step,
+    percentages,
+    step,
+)
+from panne.store import counts as count_store
+from panne.store import expectations as expectation_store
+from panne.store import incidents as incident_store
+from panne.store.schema import detector_state
+
+log = logging.getLogger(__name__)
+WINDOW_MINUTES = 15
+STATE_KEY = "watch"
+UNKNOWN = "ZZ"
+
+PartKey = tuple[int, str, str]  # (service row, "country" | "problem", code or slug)
+Minute = dict[tuple[int, str, str], int]  # (service row, country, problem) -> reports
+
+
+@dataclass
+class TickResult:
+    minutes_fed: int = 0
+    transitions: list[Transition] = field(default_factory=list)
+    group_transitions: list[GroupTransition] = field(default_factory=list)
+
+
+class Watcher:
+    def __init__(self, engine: Engine, clock: Clock, *, policy: Policy | None = None) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.policy = policy or Policy()
+        self.slugs: list[str] = []
+        self.ids: list[int] = []
+        self.groups: dict[str, str | None] = {}
+        self.names: dict[str, str] = {}
+        self.group_names: dict[str, str] = {}
+        self.bank = SeasonalBank(0)
+        self.parts: list[PartKey] = []
+        self.part_index: dict[PartKey, int] = {}
+        self.shares = ShareBank(np.zeros(0, dtype=np.int64))
+        self.machines: dict[str, ServiceState] = {}
+        self.group_incidents: dict[str, GroupIncident] = {}
+        self.fed_until: int | None = None  # the next minute to feed
+        self.recent: deque[tuple[int, Minute]] = deque(maxlen=WINDOW_MINUTES)
+        self.last: Judgements | None = None
+        self.last_observed = np.zeros(0)
+        self.share_alerts: dict[int, list[str]] = {}
+        self.parent_of: dict[str, str] = {}  # service incident id -> its group incident id
+
+    # -- catalog and state -------------------------------------------------------------------
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        new = [s for s in catalog.services.values() if s.slug not in self.groups]
+        for s in new:
+            assert s.id is not None
+            self.slugs.append(s.slug)
+            self.ids.append(s.id)
+            self.machines.setdefault(s.slug, ServiceState())
+        if new:
+            self.bank.grow(len(new))
+            self.last_observed = np.concatenate([self.last_observed, np.zeros(len(new))])
+            self.last = None
+        for s in catalog.services.values():
+            self.groups[s.slug] = s.group
+            self.names[s.slug] = s.name
+        self.group_names = {g.slug: g.name for g in catalog.groups.values()}
+
+    def load(self) -> bool:
+        """Restore the saved state; False if there was none (a first start)."""
+        with self.engine.connect() as conn:
+            saved = conn.execute(
+                select(detector_state.c.state).where(detector_state.c.key == STATE_KEY)
+            ).scalar()
+        if not saved:
+            return False
+        rows = {slug: i for i, slug in enumerate(self.slugs)}
+        for slug, state in saved["services"].items():
+            if slug in rows:
+                self.bank.load(rows[slug], state)
+        parts = [
+            (rows[slug], kind, key, st) for slug, kind, key, st in saved["parts"] if slug in rows
+        ]
+        self._register([(r, k, key) for r, k, key, _ in parts])
+        for r, k, key, st in parts:
+            self.shares.load(self.part_index[(r, k, key)], st)
+        for slug, st in saved["machines"].items():
+            if slug in rows:
+                self.machines[slug] = ServiceState.from_dict(st)
+        self.group_incidents = {g: GroupIncident.from_dict(d) for g, d in saved["groups"].items()}
+        self.parent_of = dict(saved.get("parents", {}))
+        # Minutes while the node was down are unknown, not quiet: skip them.
+        self.fed_until = minute_of(self.clock.now())
+        return True
+
+    def warm_up(self, days: float) -> int:
+        """Learn from the stored history (a first start); no incidents are opened from it."""
+        now_minute = minute_of(self.clock.now())
+        start = now_minute - int(days * 86_400) // 60 * 60
+        by_minute = self._read(start)
+        first = min(by_minute, default=now_minute)
+        for m in range(first, now_minute, 60):
+            self._feed(m, by_minute.get(m, {}), record=None)
+        self.fed_until = now_minute
+        return (now_minute - first) // 60
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "services": {slug: self.bank.state_of(i) for i, slug in enumerate(self.slugs)},
+            "parts": [
+                [self.slugs[r], kind, key, self.shares.state_of(i)]
+                for i, (r, kind, key) in enumerate(self.parts)
+            ],
+            "machines": {slug: st.to_dict() for slug, st in self.machines.items()},
+            "groups": {g: inc.to_dict() for g, inc in self.group_incidents.items()},
+            "parents": self.parent_of,
+        }
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def _read(self, since: int) -> dict[int, Minute]:
+        rows = {sid: i for i, sid in enumerate(self.ids)}
+        out: dict[int, Minute] = defaultdict(dict)
+        for sid, minute, country, problem, n in count_store.minutes_since(self.engine, since):
+            r = rows.get(sid)
+            if r is not None:
+                out[minute][(r, country, problem)] = n
+        return out
+
+    def _register(self, keys: list[PartKey]) -> None:
+        fresh = [k for k in dict.fromkeys(keys) if k not in self.part_index]
+        for k in fresh:
+            self.part_index[k] = len(self.parts)
+            self.parts.append(k)
+        if fresh:
+            self.shares.grow(np.array([r for r, _, _ in fresh], dtype=np.int64))
+
+    def _vectors(self, data: Minute) -> tuple[np.ndarray, np.ndarray]:
+        keys: list[PartKey] = []
+        for r, country, problem in data:
+            if country != UNKNOWN:
+                keys.append((r, "country", country))
+            keys.append((r, "problem", problem))
+        self._register(keys)
+        totals = np.zeros(len(self.slugs))
+        parts = np.zeros(len(self.parts))
+        for (r, country, problem), n in data.items():
+            totals[r] += n
+            if country != UNKNOWN:
+                parts[self.part_index[(r, "country", country)]] += n
+            parts[self.part_index[(r, "problem", problem)]] += n
+        return totals, parts
+
+    def _feed(self, minute: int, data: Minute, record: list[Any] | None) -> None:
+        totals, parts = self._vectors(data)
+        judged = self.bank.step(minute, totals)
+        shared = self.shares.step(minute, parts, totals, judged)
+        self.last, self.last_observed = judged, totals
+        alerts: dict[int, list[str]] = defaultdict(list)
+        for i in np.flatnonzero(shared.alert):
+            r, kind, key = self.parts[i]
+            if kind == "country":
+                alerts[r].append(key)
+        self.share_alerts = alerts
+        self.recent.append((minute, data))
+        if record is not None:
+            record.extend(
+                expectation_store.Expectation(
+                    self.ids[r],
+                    minute,
+                    int(totals[r]),
+                    float(judged.expected[r]),
+                    float(judged.score[r]),
+                    bool(judged.alert[r]),
+                )
+                for r in range(len(self.slugs))
+            )
+
+    # -- the tick --------------------------------------------------------------------------
+
+    def tick(self) -> TickResult:
+        now = self.clock.now()
+        current = minute_of(now)
+        if self.fed_until is None:
+            self.fed_until = current
+        result = TickResult()
+        by_minute = self._read(min(self.fed_until, current))
+        expectations: list[expectation_store.Expectation] = []
+        for m in range(self.fed_until, current, 60):
+            self._feed(m, by_minute.get(m, {}), expectations)
+            result.minutes_fed += 1
+        self.fed_until = max(self.fed_until, current)
+        if not self.slugs:
+            return result
+        fraction = (now - current) / 60.0
+        partial, _ = self._vectors(by_minute.get(current, {}))
+        peek = self.bank.peek(current, partial, fraction)
+        last = self.last or peek
+        window: dict[int, tuple[dict[str, int], dict[str, int]]] = defaultdict(lambda: ({}, {}))
+        for _, data in [*self.recent, (current, by_minute.get(current, {}))]:
+            for (r, country, problem), n in data.items():
+                c, p = window[r]
+                c[country] = c.get(country, 0) + n
+                p[problem] = p.get(problem, 0) + n
+        for r, slug in enumerate(self.slugs):
+            rate = partial[r] / fraction if fraction >= 0.25 else self.last_observed[r]
+            countries, problems = window[r]
+            sig = Signal(
+                service=slug,
+                group=self.groups.get(slug),
+                at=now,
+                observed=float(max(rate, 0.0)),
+                expected=float(last.expected[r]),
+                score=float(max(last.score[r], peek.score[r])),
+                alert=bool(last.alert[r] or peek.alert[r]),
+                countries=countries,
+                alert_countries=tuple(self.share_alerts.get(r, ())),
+                problems=problems,
+            )
+            self.machines[slug], made = step(self.machines[slug], sig, self.policy)
+            result.transitions.extend(made)
+        result.group_transitions = self._groups(now)
+        self._store(now, result, expectations)
+        return result
+
+    def _groups(self, now: float) -> list[GroupTransition]:
+        out: list[GroupTransition] = []
+        members: dict[str, list[Incident]] = defaultdict(list)
+        for slug, st in self.machines.items():
+            g = self.groups.get(slug)
+            if g and st.phase in ("open", "recovering") and st.incident is not None:
+                members[g].append(st.incident)
+        for g in set(members) | set(self.group_incidents):
+            current, made = group_step(self.group_incidents.get(g), g, members.get(g, []), now)
+            if current is None:
+                self.group_incidents.pop(g, None)
+            else:
+                self.group_incidents[g] = current
+                for inc in members.get(g, []):
+                    self.parent_of[inc.id] = current.id
+            out.extend(made)
+        if len(self.parent_of) > 1000:  # only recent incidents can still change
+            self.parent_of = dict(list(self.parent_of.items())[-500:])
+        return out
+
+    # -- storing ---------------------------------------------------------------------------
+
+    def _record(self, inc: Incident, now: float) -> incident_store.IncidentRecord:
+        return incident_store.IncidentRecord(
+            id=inc.id,
+            kind="service",
+            service=inc.service,
+            group=inc.group,
+            parent_id=self.parent_of.get(inc.id),
+            status=inc.status,
+            severity=inc.severity,
+            title=self.names.get(inc.service, inc.service),
+            started_at=int(inc.started_at),
+            detected_at=int(inc.detected_at),
+            ended_at=None if inc.ended_at is None else int(inc.ended_at),
+            peak_per_minute=round(inc.peak_per_minute, 2),
+            peak_ratio=round(inc.peak_ratio, 2),
+            countries=inc.ranked_countries()[:20],
+            problems=inc.problem_percent(),
+            members=[],
+            detail={"alert_countries": list(inc.alert_countries), "peak_at": inc.peak_at},
+            updated_at=int(now),
+        )
+
+    def _group_record(self, inc: GroupIncident, now: float) -> incident_store.IncidentRecord:
+        ranked = sorted(inc.countries.items(), key=lambda kv: -kv[1])[:20]
+        return incident_store.IncidentRecord(
+            id=inc.id,
+            kind="group",
+            service=None,
+            group=inc.group,
+            parent_id=None,
+            status=inc.status,
+            severity=inc.severity,
+            title=inc.title(self.names, self.group_names.get(inc.group, inc.group)),
+            started_at=int(inc.started_at),
+            detected_at=int(inc.detected_at),
+            ended_at=None if inc.ended_at is None else int(inc.ended_at),
+            peak_per_minute=round(inc.peak_per_minute, 2),
+            peak_ratio=round(inc.peak_ratio, 2),
+            countries=[(c, round(n)) for c, n in ranked],
+            problems=percentages(inc.problems),
+            members=list(inc.members),
+            detail={},
+            updated_at=int(now),
+        )
+
+    def _store(
+        self,
+        now: float,
+        result: TickResult,
+        expectations: list[expectation_store.Expectation],
+    ) -> None:
+        records = {
+            st.incident.id: self._record(st.incident, now)
+            for st in self.machines.values()
+            if st.incident is not None and st.phase in ("open", "recovering")
+        }
+        for t in result.transitions:
+            records[t.incident.id] = self._record(t.incident, now)
+        groups = {g.id: self._group_record(g, now) for g in self.group_incidents.values()}
+        for gt in result.group_transitions:
+            groups[gt.incident.id] = self._group_record(gt.incident, now)
+        with self.engine.begin() as conn:
+            expectation_store.record(conn, expectations)
+            for rec in [*groups.values(), *records.values()]:
+                incident_store.save(conn, rec)
+            for t in result.transitions:
+                incident_store.add_event(
+                    conn, t.incident.id, t.kind, int(t.at), _snapshot(records[t.incident.id])
+                )
+            for gt in result.group_transitions:
+                incident_store.add_event(
+                    conn, gt.incident.id, gt.kind, int(gt.at), _snapshot(groups[gt.incident.id])
+                )
+            if result.minutes_fed or result.transitions or result.group_transitions:
+                state = self._state()
+                done = conn.execute(
+                    detector_state.update()
+                    .where(detector_state.c.key == STATE_KEY)
+                    .values(state=state, updated_at=int(now))
+                )
+                if done.rowcount == 0:
+                    conn.execute(
+                        detector_state.insert().values(
+                            key=STATE_KEY, state=state, updated_at=int(now)
+                        )
+                    )
+
+
+def _snapshot(rec: incident_store.IncidentRecord) -> dict[str, Any]:
+    """What a timeline entry shows (and a notifier sends): the incident as it was then."""
+    return {
+        "title": rec.title,
+        "status": rec.status,
+        "severity": rec.severity,
+        "peak_per_minute": rec.peak_per_minute,
+        "peak_ratio": rec.peak_ratio,
+        "countries": [list(c) for c in rec.countries[:5]],
+        "problems": rec.problems,
+        "members": rec.members,
+    }
