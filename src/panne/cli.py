@@ -182,6 +182,30 @@ def cmd_apikey_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- backtest and simulate ------------------------------------------------------------------
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from panne.detect.backtest import BacktestError, format_incidents, run_backtest
+
+    try:
+        result = run_backtest(Path(args.input), Path(args.output), series_column=args.series)
+    except BacktestError as exc:
+        raise CliError(str(exc)) from None
+    print(format_incidents(result))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from panne.simulate.run import SimulateError, simulate
+
+    try:
+        simulate(args, print)
+    except SimulateError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 # -- the parser ----------------------------------------------------------------------------
 
 
@@ -241,6 +265,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
     database(p)
     p.set_defaults(func=cmd_catalog_export)
+
+    p = sub.add_parser("backtest", help="run the detector over a CSV of counts")
+    p.add_argument("input", help="CSV with columns timestamp (ISO 8601) and count")
+    p.add_argument(
+        "-o", "--output", required=True, help="CSV to write, with expected, score, alert"
+    )
+    p.add_argument("--series", metavar="COLUMN", help="column naming the series of each row")
+    p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("simulate", help="generate realistic traffic into a database or a server")
+    p.add_argument("--minutes", type=float, default=60.0, help="how much traffic (default 60)")
+    p.add_argument("--start", help="ISO 8601 start of the simulated time (default: now)")
+    p.add_argument(
+        "--scenario",
+        choices=["random", "meta-2024", "none"],
+        default="random",
+        help="outages: random ones, the 5 March 2024 Meta outage, or none",
+    )
+    p.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="replay N times faster than real time (default 0: as fast as possible)",
+    )
+    p.add_argument("--server", metavar="URL", help="send to a running panne (needs --api-key)")
+    p.add_argument("--api-key", help="a trusted key (panne apikey create NAME --trusted)")
+    p.add_argument("--labels", metavar="FILE", help="write the generated outages as JSON")
+    database(p)
+    p.set_defaults(func=cmd_simulate)
 
     keys = sub.add_parser("apikey", help="API keys for batch ingestion").add_subparsers(
         dest="apikey_command", required=True, metavar="ACTION"
