@@ -34,7 +34,7 @@ class Policy:
     elevated_score: float = 0.3  # below it (and without an alert) a service is quiet
     elevated_ratio: float = 1.5
     resolve_after_seconds: float = 900.0
-    reopen_within_seconds: float = 900.0
+    reopen_within_seconds: float = 900.0  # counted from the resolution, not the end
     expected_floor: float = 1.0  # reports a minute: ratios over tiny expectations mean little
 
 
@@ -199,7 +199,7 @@ def step(state: ServiceState, sig: Signal, policy: Policy) -> tuple[ServiceState
         if (
             inc is not None
             and inc.ended_at is not None
-            and sig.at - inc.ended_at <= policy.reopen_within_seconds
+            and sig.at - inc.ended_at <= policy.resolve_after_seconds + policy.reopen_within_seconds
         ):
             again = _grow(replace(inc, status="open", ended_at=None), sig, policy)
             return ServiceState("open", inc.started_at, alert_since, None, again, again), [
