@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -96,6 +97,10 @@ class Node:
             minutes = self.watcher.warm_up(self.settings.detect_warmup_days)
             log.info("detector warmed up on %d minutes of history", minutes)
         self.started = True
+        # What start-up built lives as long as the process: take it out of the collector's
+        # sight, so full collections stay short on the ingest path.
+        gc.collect()
+        gc.freeze()
         if self.background:
             self._stop.clear()
             self._spawn("panne-detector", self._detect_forever)
