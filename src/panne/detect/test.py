@@ -44,7 +44,7 @@ def tail_p(observed: np.ndarray, expected: np.ndarray, inv_k: np.ndarray) -> np.
     """
     mean = np.maximum(expected, 1e-6)
     above = observed > mean
-    out = np.ones_like(mean)
+    out: np.ndarray = np.ones_like(mean)
     if above.any():
         m = mean[above]
         size = 1.0 / np.maximum(inv_k[above], 1e-6)
