@@ -91,3 +91,20 @@ def test_report_against_a_running_server(make_server: Callable[..., Any], tmp_pa
     assert bad.returncode == 1 and "422" in bad.stderr and "atm" in bad.stderr
     down = panne("report", "facebook", "login", "--url", "http://127.0.0.1:9", cwd=tmp_path)
     assert down.returncode == 1 and "cannot reach" in down.stderr
+
+
+def test_simulate_into_a_database_with_labels(tmp_path: Path) -> None:
+    out = panne("simulate", "--scenario", "meta-2024", "--start", "2024-03-05T15:15:00Z",
+                "--minutes", "20", "--scale", "0.05", "--labels", "labels.json",
+                cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "outage meta_2024_03_05: facebook at 2024-03-05 15:25" in out.stdout
+    labels = json.loads((tmp_path / "labels.json").read_text())
+    assert {o["service"] for o in labels} == {"facebook", "instagram", "threads", "messenger"}
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "panne.db") as db:
+        (n,) = db.execute("select count(*) from reports where source = 'simulate'").fetchone()
+    assert n > 1000
+    bad = panne("simulate", "--start", "yesterday", cwd=tmp_path)
+    assert bad.returncode == 1 and "ISO 8601" in bad.stderr
