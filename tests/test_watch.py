@@ -77,6 +77,7 @@ def test_meta_outage_is_detected_grouped_and_survives_a_restart(
     fb = next(r for r in records if r.kind == "service")
     assert fb.detected_at - ONSET <= 180  # flagged within three minutes of the onset
     assert fb.started_at <= fb.detected_at
+    assert abs(fb.started_at - ONSET) <= 120  # the estimated onset, before detection
     assert next(iter(fb.problems)) == "login"
     assert "US" in [c for c, _ in fb.countries[:5]]
     group = next(r for r in records if r.kind == "group")

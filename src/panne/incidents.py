@@ -50,6 +50,7 @@ class Signal:
     countries: Mapping[str, int] = field(default_factory=dict)  # recent window
     alert_countries: tuple[str, ...] = ()
     problems: Mapping[str, int] = field(default_factory=dict)
+    onset: float | None = None  # start of the minute that looked elevated, if before ``at``
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,8 @@ def step(state: ServiceState, sig: Signal, policy: Policy) -> tuple[ServiceState
     if state.phase in ("quiet", "pending"):
         if not elevated:
             return ServiceState(incident=inc), []
-        since = state.elevated_since if state.elevated_since is not None else sig.at
+        first = sig.onset if sig.onset is not None else sig.at
+        since = state.elevated_since if state.elevated_since is not None else first
         alert_since = (
             state.alert_since if state.alert_since is not None else (sig.at if sig.alert else None)
         )

@@ -235,6 +235,7 @@ class Watcher:
         for r, slug in enumerate(self.slugs):
             rate = partial[r] / fraction if fraction >= 0.25 else self.last_observed[r]
             countries, problems = window[r]
+            from_full = bool(last.alert[r]) or float(last.score[r]) >= self.policy.elevated_score
             sig = Signal(
                 service=slug,
                 group=self.groups.get(slug),
@@ -246,6 +247,7 @@ class Watcher:
                 countries=countries,
                 alert_countries=tuple(self.share_alerts.get(r, ())),
                 problems=problems,
+                onset=float(current - 60) if from_full else float(current),
             )
             self.machines[slug], made = step(self.machines[slug], sig, self.policy)
             result.transitions.extend(made)
