@@ -73,7 +73,7 @@ def score(
 ) -> dict[str, float]:
     """A single-country outage counts as found when its country's series alerts: that is what
     the share detector is for; the total may not move at all."""
-    found = total = false = 0
+    found = total = false = false_parts = 0
     delays: list[int] = []
     weeks = 0.0
     for c in cases:
@@ -87,6 +87,9 @@ def score(
         for s0, s1 in sp:
             if not any(s0 <= e + 30 and s1 >= b for b, e, _ in windows):
                 false += 1
+        for s0, s1 in spans(parts[c.name]):
+            if not any(s0 <= e + 30 and s1 >= b for b, e, _ in windows):
+                false_parts += 1
         for b, _, kind in windows:
             total += 1
             allowed = 45 if kind == "slow_burn" else 15
@@ -99,6 +102,7 @@ def score(
     return {
         "recall": found / max(total, 1),
         "false_per_series_week": false / max(weeks, 1e-9),
+        "false_parts_per_series_week": false_parts / max(weeks, 1e-9),
         "delay_median": float(np.median(delays)) if delays else float("nan"),
         "delay_p90": float(np.percentile(delays, 90)) if delays else float("nan"),
         "outages": total,
@@ -151,6 +155,8 @@ def main() -> None:
     print(f"| recall (15 min, 45 for slow burns) | {a['recall']:.3f} | {r['recall']:.3f} |")
     print(f"| false alarms per series-week | {a['false_per_series_week']:.3f} | "
           f"{r['false_per_series_week']:.3f} |")  # fmt: skip
+    print(f"| false alarms of country series per series-week | "
+          f"{a['false_parts_per_series_week']:.3f} | n/a |")  # fmt: skip
     print(f"| sharp: median / p90 delay (min) | {a['delay_median']:.0f} / {a['delay_p90']:.0f} "
           f"| {r['delay_median']:.0f} / {r['delay_p90']:.0f} |")  # fmt: skip
     print(f"| single-country attribution | {right}/{attributed} | n/a |")

@@ -1,10 +1,12 @@
 """Parts of a total: a country's or a problem's reports as a share of its service's.
 
 Keeping a full seasonal baseline for every service × country × problem would multiply the state
-by hundreds. A part's usual share of its service moves slowly, so each part keeps only that
-share (two running means) and its windows: its expected count is share × the service's
-expected count for the minute. A single-country outage then stands out even when it barely
-moves the world total, and its tests use the same rule as every other series.
+by hundreds. A part's share of its service moves slowly, except with the time of day (a
+country's evening is not the world's), so each part keeps its share per hour of the day (two
+running means per hour, over about three days of that hour) and its windows: its expected count
+is share × the service's expected count for the minute. A single-country outage then stands
+out even when it barely moves the world total, and its tests use the same rule as every other
+series.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from panne.detect.seasonal import WARM_UP_MINUTES
 from panne.detect.test import TestParams
 from panne.detect.windows import Judgements, Windows, learn_dispersion
 
-SHARE_MINUTES = 1440.0  # time constant of a share: a day
+HOURS = 24
+SHARE_VISITS = 180.0  # time constant of an hour's share, in minutes of that hour: three days
 PRIOR_INV_K = 0.15
+MIN_SEEN = 1440  # a part alerts only once it has seen a day: its hours' shares are noisy before
 
 
 class ShareBank:
@@ -27,39 +31,53 @@ class ShareBank:
     def __init__(self, parent: np.ndarray, test: TestParams | None = None):
         n = len(parent)
         self.parent = np.asarray(parent, dtype=np.int64)
-        self.windows = Windows(n, test or TestParams())
-        self.part = np.zeros(n)  # running mean of the part's count
-        self.whole = np.zeros(n)  # running mean of the parent's count, over the same minutes
+        self.windows = Windows(n, test or TestParams(), min_seen=MIN_SEEN)
+        self.part = np.zeros((n, HOURS))  # running mean of the part's count, per hour
+        self.whole = np.zeros((n, HOURS))  # the parent's, over the same minutes
         self.inv_k = np.full(n, PRIOR_INV_K)
 
     def grow(self, parents: np.ndarray) -> None:
         k = len(parents)
         self.parent = np.concatenate([self.parent, np.asarray(parents, dtype=np.int64)])
         self.windows.grow(k)
-        self.part = np.concatenate([self.part, np.zeros(k)])
-        self.whole = np.concatenate([self.whole, np.zeros(k)])
+        self.part = np.vstack([self.part, np.zeros((k, HOURS))])
+        self.whole = np.vstack([self.whole, np.zeros((k, HOURS))])
         self.inv_k = np.concatenate([self.inv_k, np.full(k, PRIOR_INV_K)])
 
-    def expected(self, parent_expected: np.ndarray) -> np.ndarray:
-        share = self.part / np.maximum(self.whole, 1e-9)
-        out: np.ndarray = share * parent_expected[self.parent]
+    def share(self, minute: int) -> np.ndarray:
+        h = (minute // 3600) % HOURS
+        hourly = self.part[:, h] / np.maximum(self.whole[:, h], 1e-9)
+        overall = self.part.sum(axis=1) / np.maximum(self.whole.sum(axis=1), 1e-9)
+        out: np.ndarray = np.where(self.whole[:, h] > 0, hourly, overall)  # an unseen hour
         return out
 
     def step(
         self, minute: int, x: np.ndarray, totals: np.ndarray, parent: Judgements
     ) -> Judgements:
         """Judge parts ``x`` of the parents' counts ``totals`` for a finished minute."""
-        mu = self.expected(parent.expected)
+        # A part is anomalous when it is over-represented, not when its whole service is busy
+        # (a news story, a global outage): when the rest of the service surges too, the level
+        # it implies for the total replaces the expected one.
+        share = self.share(minute)
+        rest = np.where(np.isnan(totals), 0.0, totals)[self.parent] - np.nan_to_num(x)
+        implied = rest / np.maximum(1.0 - share, 0.05)
+        mu = share * np.maximum(parent.expected[self.parent], implied)
         judged = self.windows.evaluate(minute, x, mu, self.inv_k, commit=True)
         t = totals[self.parent]
         seen = self.windows.seen
         calm = ~judged.candidate & ~parent.candidate[self.parent]
         learn = ~np.isnan(x) & ~np.isnan(t) & (calm | (seen < WARM_UP_MINUTES))
-        rate = np.maximum(1.0 / (seen + 1.0), 1.0 / SHARE_MINUTES)
+        h = (minute // 3600) % HOURS
         xv = np.where(learn, x, 0.0)
         tv = np.where(learn, t, 0.0)
-        self.part = np.where(learn, self.part + rate * (xv - self.part), self.part)
-        self.whole = np.where(learn, self.whole + rate * (tv - self.whole), self.whole)
+        first = self.whole[:, h] <= 0
+        rate = np.where(first, 1.0, 1.0 / SHARE_VISITS)
+        overall = self.part.sum(axis=1) / np.maximum(self.whole.sum(axis=1), 1e-9)
+        seeded = first & (self.whole.sum(axis=1) > 0)  # a new hour starts from the overall share
+        xv = np.where(seeded, overall * tv, xv)
+        part, whole = self.part[:, h], self.whole[:, h]
+        self.part[:, h] = np.where(learn, part + rate * (xv - part), part)
+        self.whole[:, h] = np.where(learn, whole + rate * (tv - whole), whole)
         self.inv_k = learn_dispersion(self.inv_k, xv, mu, learn & (seen > 0), 1 / 2880)
         self.windows.seen = seen + learn
         return judged
@@ -67,15 +85,15 @@ class ShareBank:
     def peek(
         self, minute: int, x_so_far: np.ndarray, parent: Judgements, fraction: float
     ) -> Judgements:
-        mu = self.expected(parent.expected)
+        mu = self.share(minute) * parent.expected[self.parent]
         return self.windows.evaluate(
             minute, x_so_far, mu, self.inv_k, commit=False, fraction=max(fraction, 1e-3)
         )
 
     def state_of(self, i: int) -> dict[str, Any]:
         return {
-            "part": round(float(self.part[i]), 6),
-            "whole": round(float(self.whole[i]), 6),
+            "part": [round(float(v), 5) for v in self.part[i]],
+            "whole": [round(float(v), 5) for v in self.whole[i]],
             "inv_k": round(float(self.inv_k[i]), 6),
             **self.windows.state_of(i),
         }

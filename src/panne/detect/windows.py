@@ -34,8 +34,9 @@ class Windows:
 
     WINDOWS = (3, 15)
 
-    def __init__(self, n: int, params: TestParams) -> None:
+    def __init__(self, n: int, params: TestParams, *, min_seen: int = 10) -> None:
         self.params = params
+        self.min_seen = min_seen  # minutes learned before any alert
         self.size = max(self.WINDOWS) - 1
         self.ring_x = np.full((n, self.size), np.nan)
         self.ring_mu = np.full((n, self.size), np.nan)
@@ -81,7 +82,7 @@ class Windows:
         candidate &= valid
         streak = np.where(candidate, self.streak + 1, 0)
         persistent = streak >= self.params.persist_minutes
-        alert = valid & (self.seen >= 10) & (strong | persistent)
+        alert = valid & (self.seen >= self.min_seen) & (strong | persistent)
         if commit:
             self.ring_x[:, self.pos] = np.where(valid, x, np.nan)
             self.ring_mu[:, self.pos] = mu
