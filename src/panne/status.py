@@ -15,7 +15,7 @@ from panne.store.schema import expectations, incidents
 
 State = Literal["normal", "elevated", "outage"]
 STATES: tuple[State, ...] = ("normal", "elevated", "outage")
-ELEVATED_SCORE = 0.9
+ELEVATED_SCORE = 0.3  # the incident policy's elevated_score: p ≈ 2.5e-4
 RECENT_MINUTES = 5
 
 

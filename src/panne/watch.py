@@ -24,6 +24,7 @@ from panne.clock import Clock, minute_of
 from panne.detect import Judgements, SeasonalBank, ShareBank
 from panne.incidents import (
     GroupIncident,
+    GroupState,
     GroupTransition,
     Incident,
     Policy,
@@ -31,7 +32,6 @@ from panne.incidents import (
     Signal,
     Transition,
     group_step,
-    percentages,
     step,
 )
 from panne.store import counts as count_store
@@ -41,7 +41,7 @@ from panne.store.schema import detector_state
 
 log = logging.getLogger(__name__)
 WINDOW_MINUTES = 15
-STATE_KEY = "watch"
+STATE_KEY = "watch.2"  # the incident state changed shape: start afresh, not fail
 UNKNOWN = "ZZ"
 
 PartKey = tuple[int, str, str]  # (service row, "country" | "problem", code or slug)
@@ -70,7 +70,7 @@ class Watcher:
         self.part_index: dict[PartKey, int] = {}
         self.shares = ShareBank(np.zeros(0, dtype=np.int64))
         self.machines: dict[str, ServiceState] = {}
-        self.group_incidents: dict[str, GroupIncident] = {}
+        self.group_states: dict[str, GroupState] = {}
         self.fed_until: int | None = None  # the next minute to feed
         self.recent: deque[tuple[int, Minute]] = deque(maxlen=WINDOW_MINUTES)
         self.last: Judgements | None = None
@@ -117,7 +117,7 @@ class Watcher:
         for slug, st in saved["machines"].items():
             if slug in rows:
                 self.machines[slug] = ServiceState.from_dict(st)
-        self.group_incidents = {g: GroupIncident.from_dict(d) for g, d in saved["groups"].items()}
+        self.group_states = {g: GroupState.from_dict(d) for g, d in saved["groups"].items()}
         self.parent_of = dict(saved.get("parents", {}))
         # Minutes while the node was down are unknown, not quiet: skip them.
         self.fed_until = minute_of(self.clock.now())
@@ -142,7 +142,7 @@ class Watcher:
                 for i, (r, kind, key) in enumerate(self.parts)
             ],
             "machines": {slug: st.to_dict() for slug, st in self.machines.items()},
-            "groups": {g: inc.to_dict() for g, inc in self.group_incidents.items()},
+            "groups": {g: st.to_dict() for g, st in self.group_states.items()},
             "parents": self.parent_of,
         }
 
@@ -248,6 +248,7 @@ class Watcher:
                 alert_countries=tuple(self.share_alerts.get(r, ())),
                 problems=problems,
                 onset=float(current - 60) if from_full else float(current),
+                window_seconds=WINDOW_MINUTES * 60 + (now - current),
             )
             self.machines[slug], made = step(self.machines[slug], sig, self.policy)
             result.transitions.extend(made)
@@ -260,16 +261,19 @@ class Watcher:
         members: dict[str, list[Incident]] = defaultdict(list)
         for slug, st in self.machines.items():
             g = self.groups.get(slug)
-            if g and st.phase in ("open", "recovering") and st.incident is not None:
+            if g and st.incident is not None:  # open, or resolved and still remembered
                 members[g].append(st.incident)
-        for g in set(members) | set(self.group_incidents):
-            current, made = group_step(self.group_incidents.get(g), g, members.get(g, []), now)
-            if current is None:
-                self.group_incidents.pop(g, None)
+        for g in set(members) | set(self.group_states):
+            state, made = group_step(
+                self.group_states.get(g, GroupState()), g, members.get(g, []), now
+            )
+            if state.incident is None:
+                self.group_states.pop(g, None)
             else:
-                self.group_incidents[g] = current
-                for inc in members.get(g, []):
-                    self.parent_of[inc.id] = current.id
+                self.group_states[g] = state
+            for parent in [t.incident for t in made] + ([state.incident] if state.incident else []):
+                for child in parent.incidents:
+                    self.parent_of[child] = parent.id
             out.extend(made)
         if len(self.parent_of) > 1000:  # only recent incidents can still change
             self.parent_of = dict(list(self.parent_of.items())[-500:])
@@ -292,15 +296,14 @@ class Watcher:
             ended_at=None if inc.ended_at is None else int(inc.ended_at),
             peak_per_minute=round(inc.peak_per_minute, 2),
             peak_ratio=round(inc.peak_ratio, 2),
-            countries=inc.ranked_countries()[:20],
-            problems=inc.problem_percent(),
+            countries=list(inc.countries[:20]),
+            problems=dict(inc.problems),
             members=[],
             detail={"alert_countries": list(inc.alert_countries), "peak_at": inc.peak_at},
             updated_at=int(now),
         )
 
     def _group_record(self, inc: GroupIncident, now: float) -> incident_store.IncidentRecord:
-        ranked = sorted(inc.countries.items(), key=lambda kv: -kv[1])[:20]
         return incident_store.IncidentRecord(
             id=inc.id,
             kind="group",
@@ -315,8 +318,8 @@ class Watcher:
             ended_at=None if inc.ended_at is None else int(inc.ended_at),
             peak_per_minute=round(inc.peak_per_minute, 2),
             peak_ratio=round(inc.peak_ratio, 2),
-            countries=[(c, round(n)) for c, n in ranked],
-            problems=percentages(inc.problems),
+            countries=list(inc.countries[:20]),
+            problems=dict(inc.problems),
             members=list(inc.members),
             detail={},
             updated_at=int(now),
@@ -335,7 +338,11 @@ class Watcher:
         }
         for t in result.transitions:
             records[t.incident.id] = self._record(t.incident, now)
-        groups = {g.id: self._group_record(g, now) for g in self.group_incidents.values()}
+        groups = {
+            st.incident.id: self._group_record(st.incident, now)
+            for st in self.group_states.values()
+            if st.incident is not None
+        }
         for gt in result.group_transitions:
             groups[gt.incident.id] = self._group_record(gt.incident, now)
         with self.engine.begin() as conn:
