@@ -288,19 +288,10 @@ class Watcher:
             service=inc.service,
             group=inc.group,
             parent_id=self.parent_of.get(inc.id),
-            status=inc.status,
-            severity=inc.severity,
             title=self.names.get(inc.service, inc.service),
-            started_at=int(inc.started_at),
-            detected_at=int(inc.detected_at),
-            ended_at=None if inc.ended_at is None else int(inc.ended_at),
-            peak_per_minute=round(inc.peak_per_minute, 2),
-            peak_ratio=round(inc.peak_ratio, 2),
-            countries=list(inc.countries[:20]),
-            problems=dict(inc.problems),
             members=[],
             detail={"alert_countries": list(inc.alert_countries), "peak_at": inc.peak_at},
-            updated_at=int(now),
+            **_measures(inc, now),
         )
 
     def _group_record(self, inc: GroupIncident, now: float) -> incident_store.IncidentRecord:
@@ -310,19 +301,10 @@ class Watcher:
             service=None,
             group=inc.group,
             parent_id=None,
-            status=inc.status,
-            severity=inc.severity,
             title=inc.title(self.names, self.group_names.get(inc.group, inc.group)),
-            started_at=int(inc.started_at),
-            detected_at=int(inc.detected_at),
-            ended_at=None if inc.ended_at is None else int(inc.ended_at),
-            peak_per_minute=round(inc.peak_per_minute, 2),
-            peak_ratio=round(inc.peak_ratio, 2),
-            countries=list(inc.countries[:20]),
-            problems=dict(inc.problems),
             members=list(inc.members),
             detail={},
-            updated_at=int(now),
+            **_measures(inc, now),
         )
 
     def _store(
@@ -370,6 +352,22 @@ class Watcher:
                             key=STATE_KEY, state=state, updated_at=int(now)
                         )
                     )
+
+
+def _measures(inc: Incident | GroupIncident, now: float) -> dict[str, Any]:
+    """The columns a service incident and a group incident fill alike."""
+    return {
+        "status": inc.status,
+        "severity": inc.severity,
+        "started_at": int(inc.started_at),
+        "detected_at": int(inc.detected_at),
+        "ended_at": None if inc.ended_at is None else int(inc.ended_at),
+        "peak_per_minute": round(inc.peak_per_minute, 2),
+        "peak_ratio": round(inc.peak_ratio, 2),
+        "countries": list(inc.countries[:20]),
+        "problems": dict(inc.problems),
+        "updated_at": int(now),
+    }
 
 
 def _snapshot(rec: incident_store.IncidentRecord) -> dict[str, Any]:

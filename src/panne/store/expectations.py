@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 
 from panne.store.schema import expectations
 
@@ -69,9 +69,3 @@ def series(engine: Engine, service_id: int, start: int, end: int) -> list[Expect
             Expectation(r.service_id, r.minute, r.observed, r.expected, r.score, r.alert)
             for r in rows
         ]
-
-
-def last_minute(engine: Engine) -> int | None:
-    with engine.connect() as conn:
-        value = conn.execute(select(func.max(expectations.c.minute))).scalar()
-    return None if value is None else int(value)

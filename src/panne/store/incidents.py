@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, or_, select
 
 from panne.store.schema import incident_events, incidents
 
@@ -171,12 +171,3 @@ def timeline(engine: Engine, incident_id: str) -> list[IncidentEvent]:
             .order_by(incident_events.c.id)
         )
         return [IncidentEvent(r.id, r.incident_id, r.kind, r.at, dict(r.snapshot)) for r in rows]
-
-
-def count_open(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                select(func.count()).select_from(incidents).where(incidents.c.status == "open")
-            ).scalar_one()
-        )
