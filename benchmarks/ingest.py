@@ -5,7 +5,11 @@ and the bare Starlette + group-commit baseline (benchmarks/baseline_server.py), 
 wrk (Debian's package) at 64 connections, then sends 10,000-report batches from 4 concurrent
 clients, and reads the server's memory from /proc. Prints a Markdown table.
 
-Run: .venv/bin/python benchmarks/ingest.py [--seconds 20] [--connections 64]
+Run: .venv/bin/python benchmarks/ingest.py [--seconds 20] [--connections 64] [--before DIR]
+
+``--before DIR`` also measures the panne whose sources are in DIR (e.g. a worktree of the
+previous commit: ``git worktree add /tmp/panne-before HEAD``; it runs from DIR/src with this
+virtualenv), in the same run, and prints its figures in a second column.
 """
 
 from __future__ import annotations
@@ -122,10 +126,42 @@ def batch_rate(port: int, key: str, batches: int = 40, clients: int = 4) -> floa
     return per_client * clients * len(items) / (time.perf_counter() - t0)
 
 
+def measure_panne(
+    tmp: Path, name: str, env: dict[str, str], args: argparse.Namespace, script: Path
+) -> dict[str, float]:
+    """Single-report wrk run, then batches, then peak memory, of one fresh `panne serve`."""
+    panne_bin = str(Path(sys.executable).with_name("panne"))
+    port = free_port()
+    db = f"sqlite:///{tmp / name}.db"
+    key = subprocess.run(
+        [panne_bin, "apikey", "create", "bench", "--database", db],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    server = subprocess.Popen(
+        [panne_bin, "serve", "--port", str(port), "--database", db],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_up(f"http://127.0.0.1:{port}/healthz", server)
+        run_wrk(port, 3, args.connections, script)
+        single = run_wrk(port, args.seconds, args.connections, script)
+        single["batch"] = batch_rate(port, key)
+        single["memory"] = rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait()
+    return single
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--before", help="also measure the panne sources in this directory")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -134,8 +170,6 @@ def main() -> None:
     script.write_text(LUA)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PANNE_")}
     env.update({"PANNE_RATE_LIMIT": "false", "PANNE_LOG_LEVEL": "warning"})
-    panne_bin = str(Path(sys.executable).with_name("panne"))
-
     base_port = free_port()
     base = subprocess.Popen(
         [
@@ -153,29 +187,13 @@ def main() -> None:
         base.terminate()
         base.wait()
 
-    port = free_port()
-    db = f"sqlite:///{tmp / 'panne.db'}"
-    key = subprocess.run(
-        [panne_bin, "apikey", "create", "bench", "--database", db],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    server = subprocess.Popen(
-        [panne_bin, "serve", "--port", str(port), "--database", db],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_up(f"http://127.0.0.1:{port}/healthz", server)
-        run_wrk(port, 3, args.connections, script)
-        single = run_wrk(port, args.seconds, args.connections, script)
-        batch = batch_rate(port, key)
-        memory = rss_mb(server.pid)
-    finally:
-        server.terminate()
-        server.wait()
+    results = {"panne": measure_panne(tmp, "panne", env, args, script)}
+    if args.before:
+        before_env = {**env, "PYTHONPATH": str(Path(args.before).resolve() / "src")}
+        results["before"] = measure_panne(tmp, "before", before_env, args, script)
+    single = results["panne"]
+    batch = single["batch"]
+    memory = single["memory"]
 
     print("| figure | value |\n|---|---|")
     print(
@@ -194,6 +212,14 @@ def main() -> None:
     print(f"| panne / ceiling | {single['rps'] / ceiling['rps']:.2f} |")
     print(f"| batch reports/s (10,000 per request, 4 clients) | {batch:,.0f} |")
     print(f"| server peak memory (VmHWM) | {memory:.0f} MB |")
+    if "before" in results:
+        old = results["before"]
+        print(f"\n--before {args.before}, same run:\n\n| figure | before | now |\n|---|---|---|")
+        for label, k in (("single reports/s", "rps"), ("batch reports/s", "batch")):
+            print(f"| {label} | {old[k]:,.0f} | {single[k]:,.0f} |")
+        for label, k in (("single p50 ms", "p50_us"), ("single p99 ms", "p99_us")):
+            print(f"| {label} | {old[k] / 1000:.1f} | {single[k] / 1000:.1f} |")
+        print(f"| server peak memory MB | {old['memory']:.0f} | {memory:.0f} |")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

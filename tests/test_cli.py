@@ -63,6 +63,20 @@ def test_bad_setting_stops_with_one_line(tmp_path: Path) -> None:
     assert out.stderr.strip() == "panne: PANNE_PORT: expected an integer, got 'abc'"
 
 
+def test_a_database_that_cannot_be_used_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "not.db").write_text("not a database")
+    for url, says in [
+        ("sqlite:////proc/panne-nowhere/x.db", "No such file or directory: /proc/panne-nowhere"),
+        (f"sqlite:///{tmp_path / 'not.db'}", "the database cannot be used: file is not a database"),
+        ("postgresql+psycopg://nobody@127.0.0.1:1/x", "the database cannot be used: connection"),
+    ]:
+        for command in (["probe", "list"], ["vendor", "poll"], ["apikey", "list"]):
+            out = panne(*command, "--database", url, cwd=tmp_path)
+            assert out.returncode == 1, (command, url, out.stderr)
+            assert "Traceback" not in out.stderr and out.stderr.startswith(f"panne: {says}")
+            assert len(out.stderr.strip().splitlines()) == 1
+
+
 def test_apikey_create_list_revoke(tmp_path: Path) -> None:
     made = panne("apikey", "create", "importer", "--trusted", cwd=tmp_path)
     assert made.returncode == 0

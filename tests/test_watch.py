@@ -10,8 +10,8 @@ import pytest
 from tests.conftest import settings_for
 
 from panne.clock import ManualClock
+from panne.demo import replay
 from panne.node import Node
-from panne.signals.reports import Report, new_report_id
 from panne.simulate import TrafficModel, specs_from_catalog
 from panne.status import all_statuses
 from panne.store import incidents as incident_store
@@ -21,28 +21,8 @@ ONSET = START + 600.0
 
 
 def run(node: Node, model: TrafficModel, clock: ManualClock, until: float) -> list[str]:
-    ids = {s.slug: s.id for s in node.catalog.services.values()}
     kinds = []
-    while clock.now() < until:
-        t = clock.now()
-        batch = [
-            Report(
-                new_report_id(int(r.at * 1000)),
-                ids[r.service],
-                r.problem,
-                r.country,
-                int(r.at * 1000),
-                int(r.at * 1000),
-                None,
-                True,
-                "demo",
-            )
-            for r in model.reports(t, t + 10)
-        ]
-        if batch:
-            node.writer.write_sync(batch)
-        clock.advance(10)
-        result = node.watcher.tick()
+    for result in replay(node, model, clock, until):
         kinds += [f"{x.kind}:{x.incident.service}" for x in result.transitions]
         kinds += [f"group-{x.kind}:{x.incident.group}" for x in result.group_transitions]
     return kinds

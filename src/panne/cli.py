@@ -182,6 +182,70 @@ def cmd_apikey_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- probe ---------------------------------------------------------------------------------
+
+
+def cmd_probe_list(args: argparse.Namespace) -> int:
+    from panne.store import probe_defs
+
+    found = probe_defs.list_probes(_node(args).engine)
+    for p in found:
+        state = "paused" if p.paused else p.state
+        print(f"{p.spec.id:<24} {p.spec.service:<16} {p.spec.kind:<4}  {state:<7}  {p.spec.target}")
+    print(f"{len(found)} probes")
+    return 0
+
+
+def cmd_probe_run(args: argparse.Namespace) -> int:
+    node = _node(args)
+    try:
+        runs = node.probe_once()
+    finally:
+        node.engine.dispose()
+    for run in runs:
+        r = run.result
+        outcome = "ok" if r.ok else r.error_class
+        print(
+            f"{run.spec.id:<24} {run.spec.service:<16} {run.spec.kind:<4}  {outcome:<18} "
+            f"{r.latency_ms:8.1f} ms  {run.state:<7}  {r.detail}"
+        )
+    failed = sum(not run.result.ok for run in runs)
+    down = sum(run.state == "down" for run in runs)
+    print(f"{len(runs)} probes run, {failed} failed, {down} down", file=sys.stderr)
+    return 1 if failed or down else 0
+
+
+# -- vendor --------------------------------------------------------------------------------
+
+
+def cmd_vendor_list(args: argparse.Namespace) -> int:
+    from panne.store import vendor_status as vendor_store
+
+    engine = _node(args).engine
+    states = vendor_store.load_states(engine)
+    rows = vendor_store.load_sources(engine)
+    for row in rows:
+        s, state = row.source, states.get(row.source.service)
+        shown = "unknown" if state is None else state.state + (" (stale)" if state.stale else "")
+        print(f"{s.service:<16} {s.kind:<10} {s.interval_seconds:>6} s  {shown:<19} {s.url}")
+    print(f"{len(rows)} vendor sources")
+    return 0
+
+
+def cmd_vendor_poll(args: argparse.Namespace) -> int:
+    node = _node(args)
+    try:
+        states = node.vendor_once()
+    finally:
+        node.engine.dispose()
+    for st in states:
+        stale = "stale" if st.stale else "fresh"
+        print(f"{st.service:<16} {st.state:<11} {stale:<5}  {st.error or st.description}")
+    failed = sum(st.stale for st in states)
+    print(f"{len(states)} vendor sources polled, {failed} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
 # -- backtest and simulate ------------------------------------------------------------------
 
 
@@ -266,6 +330,39 @@ def build_parser() -> argparse.ArgumentParser:
     database(p)
     p.set_defaults(func=cmd_catalog_export)
 
+    probe = sub.add_parser("probe", help="active probes of services").add_subparsers(
+        dest="probe_command", required=True, metavar="ACTION"
+    )
+    p = probe.add_parser("list", help="list the stored probes and their state")
+    database(p)
+    p.set_defaults(func=cmd_probe_list)
+    p = probe.add_parser(
+        "run",
+        help="run every enabled probe once, record the results; exit 1 if any failed or is down",
+        description="Run every enabled probe once (with its retries), record the results and "
+        "state changes, and print one line per probe: id, service, kind, ok or the error "
+        "class, latency, state, detail. Exit status 1 if any probe failed or is down.",
+    )
+    database(p)
+    p.set_defaults(func=cmd_probe_run)
+
+    vendor = sub.add_parser("vendor", help="vendors' official status pages").add_subparsers(
+        dest="vendor_command", required=True, metavar="ACTION"
+    )
+    p = vendor.add_parser("list", help="list the vendor sources and their latest state")
+    database(p)
+    p.set_defaults(func=cmd_vendor_list)
+    p = vendor.add_parser(
+        "poll",
+        help="poll every vendor source once, record the states; exit 1 if any poll failed",
+        description="Poll every vendor source once now, due or not, record the states and their "
+        "changes, and print one line per service: service, state (up, warn, down, maintenance "
+        "or unknown), fresh or stale, then the error of a failed poll or the vendor's "
+        "description. Exit status 1 if any poll failed.",
+    )
+    database(p)
+    p.set_defaults(func=cmd_vendor_poll)
+
     p = sub.add_parser("backtest", help="run the detector over a CSV of counts")
     p.add_argument("input", help="CSV with columns timestamp (ISO 8601) and count")
     p.add_argument(
@@ -320,6 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from panne.catalog import CatalogError
 
     parser = build_parser()
@@ -330,6 +429,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CatalogError, CliError) as exc:
         print(f"panne: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
+    except OSError as exc:  # a database file where none can be, a port taken…
+        print(f"panne: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:  # a server that does not answer, a database that is not one
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        print(f"panne: the database cannot be used: {reason}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -59,6 +59,11 @@ def utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
+def iso_utc(ts: float) -> str:
+    """ISO 8601 in UTC with a ``Z``, as the APIs, feeds and messages write times."""
+    return utc(ts).isoformat().replace("+00:00", "Z")
+
+
 def minute_of(ts: float) -> int:
     """The epoch second at which the minute containing ``ts`` starts."""
     return int(ts // 60) * 60

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -43,6 +44,13 @@ class Settings:
     trusted_proxies: tuple[str, ...] = _doc(
         "Networks (CIDR) whose `X-Forwarded-For` header is believed. Comma-separated in the "
         "environment. Empty: the client address is always the TCP peer.",
+        default=(),
+    )
+    embed_origins: tuple[str, ...] = _doc(
+        "Sites allowed to show the report widget (`/embed/SERVICE` in an iframe): origins such "
+        "as `https://bank.example` (scheme, host, optional port, no path; `https://*.bank.example` "
+        "for its subdomains), or `*` for any site. Comma-separated in the environment. Empty: "
+        "the widget page answers but no site can frame it.",
         default=(),
     )
     dedupe_window_minutes: int = _doc(
@@ -85,6 +93,86 @@ class Settings:
         "On a first start, how many days of stored counts the detectors learn from.",
         default=7.0,
     )
+    probe_allow_private: bool = _doc(
+        "Let probes reach private, loopback, link-local, multicast and reserved addresses "
+        "(checked after name resolution). Off, a probe of such a target fails with a clear "
+        "error; turn on for tests or to monitor an internal network.",
+        default=False,
+    )
+    probe_concurrency: int = _doc(
+        "Most probe attempts in flight at once, per probe process.", default=500
+    )
+    probe_reload_seconds: float = _doc(
+        "How often the probe role re-reads the stored probe definitions (changes made through "
+        "this process's admin API apply at once).",
+        default=30.0,
+    )
+    probe_results_keep_days: int = _doc(
+        "Probe results older than this many days are deleted, once a day.", default=90
+    )
+    probe_cert_warning_days: float = _doc(
+        "An HTTPS or TLS probe fails with `cert_expiring` when the certificate ends within this "
+        "many days.",
+        default=14.0,
+    )
+    notify_allow_private: bool = _doc(
+        "Let webhook notifications reach private, loopback, link-local and reserved addresses "
+        "(checked after name resolution). Off, such a webhook is refused and its subscription "
+        "disabled; turn on for tests or for receivers on an internal network.",
+        default=False,
+    )
+    notify_max_failures: int = _doc(
+        "A subscription is marked failing after this many consecutive events whose delivery "
+        "gave up after every retry (it is still tried; a permanent error disables it at once).",
+        default=5,
+    )
+    notify_flap_minutes: float = _doc(
+        "An incident that reopens within this many minutes of a resolution is sent as one "
+        '"back again" message at most once per this many minutes, per subscription.',
+        default=30.0,
+    )
+    notify_interval_seconds: float = _doc(
+        "How often the notifier claims new incident events and sends what is due.",
+        default=5.0,
+    )
+    notify_timeout_seconds: float = _doc(
+        "Timeout of one webhook request (connect, read, write and pool, each).", default=10.0
+    )
+    vendor_allow_private: bool = _doc(
+        "Let vendors' status pages and feeds be fetched from private, loopback, link-local and "
+        "reserved addresses (checked after name resolution, on every connection). Off, such a "
+        "source fails with a clear error kept in its state; turn on for tests or for a status "
+        "page on an internal network.",
+        default=False,
+    )
+    vendor_timeout_seconds: float = _doc(
+        "Timeout of one request for a vendor's status page or feed (connect, read, write and "
+        "pool, each).",
+        default=10.0,
+    )
+    vendor_max_backoff_seconds: float = _doc(
+        "After failures a vendor source is polled again after its interval times 2, 4, 8 … "
+        "but never later than this many seconds (nor sooner than its interval).",
+        default=3600.0,
+    )
+    vendor_feed_open_hours: float = _doc(
+        "An RSS or Atom feed item newer than this many hours whose title and summary do not "
+        "say resolved or completed counts as an open incident of the vendor.",
+        default=6.0,
+    )
+    social_source: str = _doc(
+        "Where the mentions role reads social posts: `jsonl:PATH` follows a JSON-lines file "
+        '(one `{"text", "id"?, "created_at"?, "lang"?}` a line, read from its end as '
+        "it grows, like `tail -f`), `mastodon:URL` a Mastodon streaming endpoint (such as "
+        "`https://mastodon.social/api/v1/streaming/public`). Empty: no mentions role.",
+        default="",
+    )
+    social_token: str = _doc(
+        "Access token sent to the Mastodon streaming endpoint of `social_source` (empty: none). "
+        "Never shown in logs or reprs.",
+        default="",
+        repr=False,
+    )
     demo: bool = _doc(
         "Feed realistic synthetic traffic (with an outage every so often) into this server.",
         default=False,
@@ -99,6 +187,20 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "sqlite_synchronous": ("full", "normal"),
     "log_level": ("debug", "info", "warning", "error"),
 }
+
+
+# An origin as the embed page's CSP frame-ancestors lists it: nothing in it may end or extend the
+# policy (no space, ";", "," or quote), and no path, since a frame's ancestors are known only by
+# their origins.
+_ORIGIN = re.compile(
+    r"https?://(\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*"
+    r"[A-Za-z0-9])?)*(?::(?P<port>[1-9][0-9]{0,4}))?"
+)
+
+
+def _is_origin(text: str) -> bool:
+    match = _ORIGIN.fullmatch(text)
+    return match is not None and int(match["port"] or 1) <= 65535
 
 
 def documented_settings() -> dict[str, str]:
@@ -165,6 +267,9 @@ def _validate(s: Settings) -> None:
         "max_body_bytes",
         "batch_max_body_bytes",
         "commit_batch_max",
+        "probe_concurrency",
+        "probe_results_keep_days",
+        "notify_max_failures",
     ):
         if getattr(s, name) <= 0:
             raise bad(name, "must be positive")
@@ -172,11 +277,25 @@ def _validate(s: Settings) -> None:
         "reporter_rate_per_minute",
         "network_rate_per_minute",
         "detect_interval_seconds",
+        "probe_reload_seconds",
+        "probe_cert_warning_days",
+        "notify_flap_minutes",
+        "notify_interval_seconds",
+        "notify_timeout_seconds",
+        "vendor_timeout_seconds",
+        "vendor_max_backoff_seconds",
+        "vendor_feed_open_hours",
     ):
         if getattr(s, name) <= 0:
             raise bad(name, "must be positive")
     if not (1 <= s.batch_max_reports <= 10_000):
         raise bad("batch_max_reports", "must be between 1 and 10000")
+    if s.social_source:
+        kind, _, where = s.social_source.partition(":")
+        if kind not in ("jsonl", "mastodon") or not where:
+            raise bad("social_source", "must be empty, jsonl:PATH or mastodon:URL")
+        if kind == "mastodon" and not where.startswith(("https://", "http://")):
+            raise bad("social_source", "a mastodon: source needs an http(s) URL")
     if not s.database_url.startswith(("sqlite://", "postgresql")):
         raise bad("database_url", "must be an sqlite:// or postgresql URL")
     for net in s.trusted_proxies:
@@ -184,6 +303,12 @@ def _validate(s: Settings) -> None:
             ipaddress.ip_network(net, strict=False)
         except ValueError:
             raise ConfigError(f"trusted_proxies: {net!r} is not an IP network") from None
+    for origin in s.embed_origins:
+        if origin != "*" and not _is_origin(origin):
+            raise ConfigError(
+                f"embed_origins: {origin!r} is not * or an origin such as https://bank.example "
+                "(http or https, a host, an optional port, no path)"
+            )
 
 
 def load(

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from panne.clock import minute_of
+from panne.clock import ManualClock, minute_of
 from panne.signals.reports import Report, new_report_id
 from panne.simulate import TrafficModel, specs_from_catalog
 from panne.store.schema import counts
 from panne.store.upsert import add_counts_sql
+from panne.watch import TickResult
 
 if TYPE_CHECKING:
     from panne.node import Node
@@ -80,3 +81,28 @@ def feed_forever(node: Node, stop: threading.Event, seed: int = 11) -> None:
                 log.exception("demo: writing %d reports failed", len(batch))
         if stop.is_set():
             return
+
+
+def replay(
+    node: Node, model: TrafficModel, clock: ManualClock, until: float, tick_seconds: float = 10.0
+) -> list[TickResult]:
+    """Feed ``model``'s reports into ``node`` and tick its detector every ``tick_seconds`` of
+    simulated time until ``until``, as the live roles would: tests, screenshots and benchmarks
+    see a real outage unfold without waiting for one."""
+    ids = {s.slug: s.id for s in node.catalog.services.values()}
+    results = []
+    while clock.now() < until:
+        t = clock.now()
+        batch = []
+        for r in model.reports(t, t + tick_seconds):
+            sid = ids.get(r.service)
+            if sid is not None:
+                ms = int(r.at * 1000)
+                batch.append(
+                    Report(new_report_id(ms), sid, r.problem, r.country, ms, ms, None, True, "demo")
+                )
+        if batch:
+            node.writer.write_sync(batch)
+        clock.advance(tick_seconds)
+        results.append(node.watcher.tick())
+    return results

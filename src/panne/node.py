@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
@@ -18,16 +18,24 @@ from panne import catalog as catalog_mod
 from panne.catalog import Catalog
 from panne.clock import Clock, SystemClock
 from panne.config import Settings
+from panne.mention_role import MentionRole
+from panne.metrics import Metrics
+from panne.notify import Dispatcher, RunSummary
+from panne.probe_role import ProbeRole, ProbeRun
 from panne.signals.geo import GeoLocator
 from panne.signals.ingest import Ingestor
 from panne.signals.ratelimit import TokenBuckets
 from panne.signals.reports import Fingerprinter, new_report_id
+from panne.signals.social import Post
+from panne.signals.vendor_status import VendorState
 from panne.store import catalog as catalog_store
 from panne.store import keys, migrate
 from panne.store.engine import make_engine
+from panne.store.mentions import MentionJudgement
 from panne.store.schema import reports
 from panne.store.writer import ReportWriter
-from panne.watch import Watcher
+from panne.vendor_role import VendorRole
+from panne.watch import TickResult, Watcher
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +72,11 @@ class Node:
             else None,
         )
         self.watcher = Watcher(self.engine, self.clock)
+        self.metrics = Metrics(self.engine, self.clock)
+        self.notifier = Dispatcher(self.engine, s, self.clock, lambda: self.catalog)
+        self.probes = ProbeRole(self.engine, s, self.clock, self.metrics)
+        self.vendors = VendorRole(self.engine, s, self.clock, self.metrics)
+        self.mentions = MentionRole(self.engine, s, self.clock, lambda: self.catalog)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.started = False
@@ -104,6 +117,16 @@ class Node:
         if self.background:
             self._stop.clear()
             self._spawn("panne-detector", self._detect_forever)
+            # Its own thread and event loop: sends wait on other people's servers, and must
+            # never delay a detector tick.
+            self._spawn("panne-notify", lambda: self.notifier.serve(self._stop))
+            # Probes too wait on other servers; the role idles until there are definitions.
+            self._spawn("panne-probes", lambda: self.probes.serve(self._stop))
+            # Vendors' status pages likewise; the role idles until there are sources.
+            self._spawn("panne-vendors", lambda: self.vendors.serve(self._stop))
+            # Social posts likewise, and only when a source is configured.
+            if self.settings.social_source:
+                self._spawn("panne-mentions", lambda: self.mentions.serve(self._stop))
             if self.settings.demo:
                 from panne.demo import feed_forever
 
@@ -117,13 +140,41 @@ class Node:
     def _detect_forever(self) -> None:
         while not self._stop.wait(self.settings.detect_interval_seconds):
             try:
-                self.watcher.tick()
+                self.detect_once()
             except Exception:  # keep detecting: one bad tick must not end the role
                 log.exception("detector tick failed")
+
+    def detect_once(self) -> TickResult:
+        """One detector tick, counted and timed in :attr:`metrics`."""
+        with self.metrics.detector_tick():
+            return self.watcher.tick()
+
+    def notify_once(self) -> RunSummary:
+        """Claim new incident events and send what is due, once (the background role does
+        this every ``notify_interval_seconds``)."""
+        return self.notifier.run_sync()
+
+    def probe_once(self) -> list[ProbeRun]:
+        """Run every enabled probe once and record the results (the background role runs each
+        at its interval)."""
+        return self.probes.run_once()
+
+    def vendor_once(self) -> list[VendorState]:
+        """Poll every vendor source once now and record the states (the background role polls
+        each at its interval)."""
+        return self.vendors.run_once()
+
+    def mentions_once(self, posts: Iterable[Post] = ()) -> list[MentionJudgement]:
+        """Count ``posts``' mentions, store them and judge the finished minutes, synchronously
+        (the background role reads ``social_source`` and does this every few seconds)."""
+        return self.mentions.run_once(posts)
 
     def stop(self) -> None:
         if self.started:
             self._stop.set()
+            self.probes.wake()
+            self.vendors.wake()
+            self.mentions.wake()
             for thread in self._threads:
                 thread.join(timeout=30)
             self._threads.clear()

@@ -7,6 +7,10 @@ reports), judges the unfinished current minute too (so a surge is flagged before
 minute ends), steps each service's incident machine and each company's group tracker, and
 stores what changed in one transaction: expectations, incidents, their transitions, and its own
 state (so a restart resumes instead of relearning, and neither repeats nor loses an incident).
+
+Each tick also reads the probes that are down (one query) and steps each service's probe
+incident (probe_incidents.py): a service whose probes fail clearly gets an incident even before
+anyone reports, stored the same way, and handed over to the report incident if one opens.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from panne.catalog import Catalog
 from panne.clock import Clock, minute_of
@@ -34,15 +38,23 @@ from panne.incidents import (
     group_step,
     step,
 )
+from panne.probe_incidents import (
+    ProbeFact,
+    ProbeIncidentState,
+    ProbeIncidentTransition,
+    probe_step,
+)
 from panne.store import counts as count_store
 from panne.store import expectations as expectation_store
 from panne.store import incidents as incident_store
-from panne.store.schema import detector_state
+from panne.store.schema import detector_state, probe_state, probes
 
 log = logging.getLogger(__name__)
 WINDOW_MINUTES = 15
 STATE_KEY = "watch.2"  # the incident state changed shape: start afresh, not fail
 UNKNOWN = "ZZ"
+# The last day of a warm-up is stored as expectations too, so the first charts have a baseline.
+CHARTED_WARMUP_SECONDS = 86_400
 
 PartKey = tuple[int, str, str]  # (service row, "country" | "problem", code or slug)
 Minute = dict[tuple[int, str, str], int]  # (service row, country, problem) -> reports
@@ -53,6 +65,7 @@ class TickResult:
     minutes_fed: int = 0
     transitions: list[Transition] = field(default_factory=list)
     group_transitions: list[GroupTransition] = field(default_factory=list)
+    probe_transitions: list[ProbeIncidentTransition] = field(default_factory=list)
 
 
 class Watcher:
@@ -77,6 +90,7 @@ class Watcher:
         self.last_observed = np.zeros(0)
         self.share_alerts: dict[int, list[str]] = {}
         self.parent_of: dict[str, str] = {}  # service incident id -> its group incident id
+        self.probe_states: dict[str, ProbeIncidentState] = {}  # services with something to keep
 
     # -- catalog and state -------------------------------------------------------------------
 
@@ -119,19 +133,29 @@ class Watcher:
                 self.machines[slug] = ServiceState.from_dict(st)
         self.group_states = {g: GroupState.from_dict(d) for g, d in saved["groups"].items()}
         self.parent_of = dict(saved.get("parents", {}))
+        self.probe_states = {
+            slug: ProbeIncidentState.from_dict(st)
+            for slug, st in saved.get("probes", {}).items()
+            if slug in rows
+        }
         # Minutes while the node was down are unknown, not quiet: skip them.
         self.fed_until = minute_of(self.clock.now())
         return True
 
     def warm_up(self, days: float) -> int:
-        """Learn from the stored history (a first start); no incidents are opened from it."""
+        """Learn from the stored history (a first start); no incidents are opened from it, but
+        the last day's expectations are stored, for the charts' baseline band."""
         now_minute = minute_of(self.clock.now())
         start = now_minute - int(days * 86_400) // 60 * 60
         by_minute = self._read(start)
         first = min(by_minute, default=now_minute)
+        charted = now_minute - CHARTED_WARMUP_SECONDS
+        expectations: list[expectation_store.Expectation] = []
         for m in range(first, now_minute, 60):
-            self._feed(m, by_minute.get(m, {}), record=None)
+            self._feed(m, by_minute.get(m, {}), expectations if m >= charted else None)
         self.fed_until = now_minute
+        with self.engine.begin() as conn:
+            expectation_store.record(conn, expectations)
         return (now_minute - first) // 60
 
     def _state(self) -> dict[str, Any]:
@@ -144,6 +168,7 @@ class Watcher:
             "machines": {slug: st.to_dict() for slug, st in self.machines.items()},
             "groups": {g: st.to_dict() for g, st in self.group_states.items()},
             "parents": self.parent_of,
+            "probes": {slug: st.to_dict() for slug, st in self.probe_states.items()},
         }
 
     # -- feeding ---------------------------------------------------------------------------
@@ -253,8 +278,45 @@ class Watcher:
             self.machines[slug], made = step(self.machines[slug], sig, self.policy)
             result.transitions.extend(made)
         result.group_transitions = self._groups(now)
+        result.probe_transitions = self._probes(now)
         self._store(now, result, expectations)
         return result
+
+    def _probes(self, now: float) -> list[ProbeIncidentTransition]:
+        """Step each service's probe incident on the probes down now (paused ones aside)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(probes.c.id, probes.c.service, probe_state.c.since)
+                .join(probe_state, probe_state.c.probe_id == probes.c.id)
+                .where(probe_state.c.state == "down", probes.c.enabled.is_(True))
+                .order_by(probes.c.id)
+            ).all()
+        down: dict[str, list[ProbeFact]] = defaultdict(list)
+        for pid, slug, since in rows:
+            down[slug].append(ProbeFact(pid, "down", None if since is None else since / 1000))
+        out: list[ProbeIncidentTransition] = []
+        for slug in self.slugs:
+            machine = self.machines[slug]
+            report = (
+                machine.incident.id
+                if machine.incident is not None and machine.phase in ("open", "recovering")
+                else None
+            )
+            state = self.probe_states.get(slug)
+            if state is None and report is None and slug not in down:
+                continue  # nothing to do, nothing to remember
+            new, made = probe_step(
+                state or ProbeIncidentState(),
+                down.get(slug, []),
+                report,
+                now,
+                service=slug,
+                group=self.groups.get(slug),
+                policy=self.policy,
+            )
+            self.probe_states[slug] = new
+            out.extend(made)
+        return out
 
     def _groups(self, now: float) -> list[GroupTransition]:
         out: list[GroupTransition] = []
@@ -294,6 +356,24 @@ class Watcher:
             **_measures(inc, now),
         )
 
+    def _probe_record(
+        self, inc: Incident, now: float, failing: tuple[str, ...], superseded_by: str | None
+    ) -> incident_store.IncidentRecord:
+        detail: dict[str, Any] = {"opened_by": "probes", "probes": list(failing)}
+        if superseded_by is not None:
+            detail["superseded_by"] = superseded_by
+        return incident_store.IncidentRecord(
+            id=inc.id,
+            kind="service",
+            service=inc.service,
+            group=inc.group,
+            parent_id=None,  # probe incidents stay out of group incidents
+            title=self.names.get(inc.service, inc.service),
+            members=[],
+            detail=detail,
+            **_measures(inc, now),
+        )
+
     def _group_record(self, inc: GroupIncident, now: float) -> incident_store.IncidentRecord:
         return incident_store.IncidentRecord(
             id=inc.id,
@@ -327,10 +407,22 @@ class Watcher:
         }
         for gt in result.group_transitions:
             groups[gt.incident.id] = self._group_record(gt.incident, now)
+        by_probes = {
+            st.incident.id: self._probe_record(st.incident, now, st.probes, None)
+            for st in self.probe_states.values()
+            if st.incident is not None
+        }
+        for pt in result.probe_transitions:
+            by_probes[pt.incident.id] = self._probe_record(
+                pt.incident, now, pt.probes, pt.superseded_by
+            )
         with self.engine.begin() as conn:
             expectation_store.record(conn, expectations)
-            for rec in [*groups.values(), *records.values()]:
+            for rec in [*groups.values(), *records.values(), *by_probes.values()]:
                 incident_store.save(conn, rec)
+            for pt in result.probe_transitions:  # a hand-over is told before the report opening
+                if pt.superseded_by is not None:
+                    _probe_event(conn, pt, by_probes[pt.incident.id])
             for t in result.transitions:
                 incident_store.add_event(
                     conn, t.incident.id, t.kind, int(t.at), _snapshot(records[t.incident.id])
@@ -339,7 +431,15 @@ class Watcher:
                 incident_store.add_event(
                     conn, gt.incident.id, gt.kind, int(gt.at), _snapshot(groups[gt.incident.id])
                 )
-            if result.minutes_fed or result.transitions or result.group_transitions:
+            for pt in result.probe_transitions:
+                if pt.superseded_by is None:
+                    _probe_event(conn, pt, by_probes[pt.incident.id])
+            if (
+                result.minutes_fed
+                or result.transitions
+                or result.group_transitions
+                or result.probe_transitions
+            ):
                 state = self._state()
                 done = conn.execute(
                     detector_state.update()
@@ -368,6 +468,17 @@ def _measures(inc: Incident | GroupIncident, now: float) -> dict[str, Any]:
         "problems": dict(inc.problems),
         "updated_at": int(now),
     }
+
+
+def _probe_event(
+    conn: Connection, pt: ProbeIncidentTransition, rec: incident_store.IncidentRecord
+) -> None:
+    """A probe incident's timeline entry: the usual snapshot, saying it came from probes (and,
+    on a hand-over, which report incident goes on with the story)."""
+    snap = {**_snapshot(rec), "opened_by": "probes", "probes": list(pt.probes)}
+    if pt.superseded_by is not None:
+        snap["superseded_by"] = pt.superseded_by
+    incident_store.add_event(conn, pt.incident.id, pt.kind, int(pt.at), snap)
 
 
 def _snapshot(rec: incident_store.IncidentRecord) -> dict[str, Any]:

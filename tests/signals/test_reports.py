@@ -1,11 +1,21 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
-from panne.signals.reports import Deduper, Fingerprinter, new_report_id
+from panne.signals.reports import (
+    BatchReportIn,
+    Deduper,
+    Fingerprinter,
+    batch_items,
+    new_report_id,
+    new_report_ids,
+)
 
 
 @given(st.integers(0, 2**48 - 1), st.integers(0, 2**80 - 1))
@@ -20,6 +30,57 @@ def test_report_ids_sort_by_time() -> None:
     assert ids == sorted(ids)
     assert new_report_id(5, lambda bits: 0) < new_report_id(5)  # the floor of a millisecond
     assert len({new_report_id(5) for _ in range(1000)}) == 1000
+
+
+def test_batch_ids_are_report_ids_of_one_millisecond() -> None:
+    ms = 1_709_650_800_123
+    ids = new_report_ids(ms, 1000)
+    assert len(set(ids)) == 1000 and new_report_ids(ms, 0) == []
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) and int(i, 16) >> 80 == ms for i in ids)
+    assert new_report_ids(ms, 3, lambda bits: (1 << 80) + 2) == [
+        f"{ms:012x}" + f"{n:020x}" for n in (0, 1, 2)
+    ]
+
+
+# Values of every kind a JSON body can hold, near the bounds the models check.
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**60), 2**60),
+    st.floats(allow_nan=False),
+    st.text(max_size=3),
+    st.text(alphabet="aZ\u00e9\u0130\n1 ", min_size=1, max_size=3),
+    st.sampled_from(["", "a" * 64, "a" * 65, "a" * 200, "b" * 201, "u" * 2000, "u" * 2001]),
+    st.lists(st.integers(), max_size=1),
+    st.dictionaries(st.text(max_size=1), st.integers(), max_size=1),
+)
+_KEYS = st.sampled_from(["service", "problem", "country", "url", "timestamp", "reporter", "extra"])
+_ITEM = st.one_of(
+    st.dictionaries(_KEYS, _VALUES, max_size=7),
+    st.fixed_dictionaries(
+        {"service": st.text(min_size=1, max_size=3), "problem": st.just("login")},
+        optional={"country": _VALUES, "timestamp": _VALUES, "reporter": _VALUES, "url": _VALUES},
+    ),
+    _VALUES,
+)
+_ADAPTER = TypeAdapter(list[BatchReportIn])
+
+
+@given(st.lists(_ITEM, max_size=4))
+def test_batch_validation_is_exactly_the_models(raw: list[Any]) -> None:
+    """The hand-written check accepts what the models accept, with the same values, and
+    refuses with the models' own errors."""
+    try:
+        models = _ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        with pytest.raises(ValidationError) as got:
+            batch_items(raw)
+        assert got.value.errors() == exc.errors()
+        return
+    items = batch_items(raw)
+    expect = [(m.service, m.problem, m.country, m.timestamp, m.reporter) for m in models]
+    assert items == expect
+    assert [type(t) for it in items for t in it] == [type(t) for it in expect for t in it]
 
 
 def test_fingerprints_change_with_the_daily_salt_and_hide_the_address() -> None:

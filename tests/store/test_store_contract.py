@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 
@@ -105,6 +106,46 @@ def test_writer_commits_reports_and_counts_together(engine: Engine, writer: Repo
             .order_by(counts_table.c.country)
         ).all()
     assert [tuple(r) for r in rows] == [("FR", "app", 1), ("US", "login", 5)]
+
+
+def test_the_writer_stores_each_report_as_it_is(engine: Engine, writer: ReportWriter) -> None:
+    """Every column round-trips, whichever statement the backend's writer uses (SQLite inserts
+    a JSON array of rows, PostgreSQL binds each row)."""
+    fb = ids(engine)["facebook"]
+    key, _ = keys.create(engine, "w", trusted=False, now_ms=0)
+    rows = [
+        report(fb, T0, reporter="ab" * 16),
+        report(fb, T0 + 1, counted=False, country="ZZ", problem="app"),
+        Report(
+            new_report_id(2**47), fb, "login", "FR", 2**47, T0 * 1000, None, True, "batch", key.id
+        ),
+    ]
+    many = [report(fb, T0 + 60 + i % 7, reporter=f"{i:032x}") for i in range(300)]
+    writer.write_sync(rows)  # a few rows: bound one by one
+    writer.write_sync(many)  # a batch: one JSON document on SQLite
+    rows += many
+    with engine.connect() as conn:
+        got = [tuple(r) for r in conn.execute(select(reports).order_by(reports.c.id))]
+    assert got == sorted(tuple(r) for r in rows)
+    assert [type(v) for v in got[0]] == [type(v) for v in sorted(rows)[0]]
+
+
+def test_a_given_tally_is_what_the_counts_receive(engine: Engine, writer: ReportWriter) -> None:
+    """A batch hands its own per-minute counts with its reports: they are added as given."""
+    fb = ids(engine)["facebook"]
+    rows = [report(fb, T0 + i) for i in range(3)]
+    minute = rows[0].minute
+
+    async def send() -> None:
+        await writer.write(rows, {(fb, minute, "US", "login"): 3})
+
+    asyncio.run(send())
+    writer.write_sync([report(fb, T0 + 5)])
+    with engine.connect() as conn:
+        total = conn.execute(
+            select(func.sum(counts_table.c.count)).where(counts_table.c.service_id == fb)
+        ).scalar()
+    assert total == 4
 
 
 def test_concurrent_writers_share_commits_and_lose_nothing(

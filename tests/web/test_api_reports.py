@@ -224,6 +224,63 @@ def test_batch_json_and_ndjson(srv: Server) -> None:
     assert counted(srv) == 6
 
 
+def test_batch_counts_match_its_reports_and_its_answer_may_be_gzipped(
+    srv: Server, clock: ManualClock
+) -> None:
+    """Plain and detailed reports mixed: the counts are those of the stored counted reports,
+    per minute, and the ids answer in report order, whether gzipped or not."""
+    auth = {"Authorization": f"Bearer {make_key(srv, trusted=True)}"}
+    at = clock.now() - 3600
+    plain = [
+        {"service": s, "problem": "login", "country": c}
+        for s in ("facebook", "instagram")
+        for c in ("us", "GB", None)
+    ] * 200
+    detailed = [
+        {"service": "facebook", "problem": "login", "country": "US", "timestamp": at},
+        {"service": "facebook", "problem": "login", "reporter": "p1"},
+        {"service": "facebook", "problem": "login", "reporter": "p1"},  # deduped
+        {"service": "instagram", "problem": "login", "timestamp": at + 120, "reporter": "p2"},
+    ]
+    items: list[dict[str, Any]] = plain[:500] + detailed + plain[500:]
+    for encoding in ("gzip", "identity"):
+        r = httpx.post(
+            f"{srv.url}/api/v1/reports/batch",
+            json=items,
+            headers={**auth, "accept-encoding": encoding},
+        )
+        assert r.status_code == 202
+        assert r.headers.get("content-encoding") == (encoding if encoding == "gzip" else None)
+        body = r.json()
+        assert body["accepted"] == len(items) and len(set(body["ids"])) == len(items)
+        by_id = {x.id: x for x in stored(srv)}
+        got = [by_id[i] for i in body["ids"]]
+        services = srv.node.catalog.services
+        assert [x.service_id for x in got] == [services[i["service"]].id for i in items]
+        assert got[500].occurred_ms == int(at * 1000) and got[502].counted is False
+    rows = stored(srv)
+    assert counted(srv) == sum(x.counted for x in rows)
+    with srv.node.engine.connect() as conn:
+        per_key = {
+            (s, m, c, p): n
+            for s, m, c, p, n in conn.execute(
+                select(
+                    counts.c.service_id,
+                    counts.c.minute,
+                    counts.c.country,
+                    counts.c.problem,
+                    counts.c.count,
+                )
+            )
+        }
+    expect: dict[tuple[int, int, str, str], int] = {}
+    for x in rows:
+        if x.counted:
+            k = (x.service_id, x.occurred_ms // 60_000 * 60, x.country, x.problem)
+            expect[k] = expect.get(k, 0) + 1
+    assert per_key == expect
+
+
 def test_batch_needs_a_valid_key(srv: Server) -> None:
     items = [{"service": "facebook", "problem": "login"}]
     assert_problem(httpx.post(f"{srv.url}/api/v1/reports/batch", json=items), 401, "API key")

@@ -17,6 +17,7 @@ Minutes the test judged unusual are not learned from, so a long outage never bec
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,10 @@ class SeasonalBank:
         self.profile = np.ones((n, SLOTS))
         self.weekday = np.ones((n, 7))
         self.inv_k = np.full(n, self.params.prior_inv_k)
+        # Every series has learned long enough for the level's rate to be its slowest: a shortcut
+        # for the step, not state (recomputed after grow and load).
+        self._settled = False
+        self._settled_at = max(math.ceil(self.params.level_minutes), WARM_UP_MINUTES)
 
     def grow(self, k: int) -> None:
         self.n += k
@@ -58,24 +63,32 @@ class SeasonalBank:
         self.profile = np.vstack([self.profile, np.ones((k, SLOTS))])
         self.weekday = np.vstack([self.weekday, np.ones((k, 7))])
         self.inv_k = np.concatenate([self.inv_k, np.full(k, self.params.prior_inv_k)])
+        self._settled = False
 
     def _position(self, minute: int) -> tuple[int, int, float, int]:
         s = ((minute + 30) % 86_400) / SLOT_SECONDS - 0.5
-        j0 = int(np.floor(s)) % SLOTS
-        return j0, (j0 + 1) % SLOTS, float(s - np.floor(s)), int((minute // 86_400 + 3) % 7)
+        j0 = math.floor(s) % SLOTS
+        return j0, (j0 + 1) % SLOTS, s - math.floor(s), int((minute // 86_400 + 3) % 7)
+
+    def _shape(self, minute: int) -> tuple[np.ndarray, int]:
+        j0, j1, f, d = self._position(minute)
+        return self.profile[:, j0] * (1 - f) + self.profile[:, j1] * f, d
 
     def expected(self, minute: int) -> np.ndarray:
-        j0, j1, f, d = self._position(minute)
-        shape = self.profile[:, j0] * (1 - f) + self.profile[:, j1] * f
+        shape, d = self._shape(minute)
         out: np.ndarray = self.level * shape * self.weekday[:, d]
         return out
 
     def step(self, minute: int, x: np.ndarray) -> Judgements:
         """Judge the finished minute ``minute`` (epoch seconds), then learn from it."""
-        mu = self.expected(minute)
+        shape, d = self._shape(minute)
+        mu = self.level * shape * self.weekday[:, d]
         judged = self.windows.evaluate(minute, x, mu, self.inv_k, commit=True)
-        warming = self.windows.seen < WARM_UP_MINUTES
-        self._learn(minute, x, mu, ~np.isnan(x) & (~judged.candidate | warming))
+        learn = ~judged.candidate
+        if not self._settled:
+            learn |= self.windows.seen < WARM_UP_MINUTES
+        learn &= x == x  # not NaN
+        self._learn(minute, x, mu, learn, shape)
         return judged
 
     def peek(self, minute: int, x_so_far: np.ndarray, fraction: float) -> Judgements:
@@ -85,28 +98,42 @@ class SeasonalBank:
             minute, x_so_far, mu, self.inv_k, commit=False, fraction=max(fraction, 1e-3)
         )
 
-    def _learn(self, minute: int, x: np.ndarray, mu: np.ndarray, learn: np.ndarray) -> None:
+    def _learn(
+        self, minute: int, x: np.ndarray, mu: np.ndarray, learn: np.ndarray, shape: np.ndarray
+    ) -> None:
         p = self.params
         j0, j1, f, d = self._position(minute)
         xv = np.where(learn, x, 0.0)
         seen = self.windows.seen
-        shape = self.profile[:, j0] * (1 - f) + self.profile[:, j1] * f
-        season = np.maximum(shape * self.weekday[:, d], 0.05)
-        rate = np.maximum(1.0 / (seen + 1.0), 1.0 / p.level_minutes)
-        first = seen == 0
-        level = np.where(first, xv / season, self.level + rate * (xv / season - self.level))
-        self.level = np.where(learn, level, self.level)
-        base = np.maximum(self.level * self.weekday[:, d], 1e-9)
-        ratio = np.clip(xv / base, 0.0, 5.0)
-        for j, w in ((j0, 1 - f), (j1, f)):
-            step = p.profile_rate * w * (ratio - self.profile[:, j])
-            self.profile[:, j] += np.where(learn & (self.level > 0), step, 0.0)
-        day_ratio = np.clip(xv / np.maximum(self.level * shape, 1e-9), 0.0, 5.0)
-        self.weekday[:, d] += np.where(
-            learn & (self.level > 0), p.weekday_rate * (day_ratio - self.weekday[:, d]), 0.0
+        weekday = self.weekday[:, d]
+        deseasoned = xv / np.maximum(shape * weekday, 0.05)
+        if self._settled:  # every series past its first minutes: the slowest, fixed rate
+            self.level = np.where(
+                learn, self.level + (1.0 / p.level_minutes) * (deseasoned - self.level), self.level
+            )
+            first = None
+        else:
+            rate = np.maximum(1.0 / (seen + 1.0), 1.0 / p.level_minutes)
+            first = seen == 0
+            level = np.where(first, deseasoned, self.level + rate * (deseasoned - self.level))
+            self.level = np.where(learn, level, self.level)
+        moves = learn & (self.level > 0)
+        base = np.maximum(self.level * weekday, 1e-9)
+        ratio = np.minimum(np.maximum(xv / base, 0.0), 5.0)
+        cols = (j0, j1)
+        weights = np.array([p.profile_rate * (1 - f), p.profile_rate * f])
+        slots = self.profile[:, cols]
+        self.profile[:, cols] = slots + np.where(
+            moves[:, None], weights * (ratio[:, None] - slots), 0.0
         )
-        self.inv_k = learn_dispersion(self.inv_k, xv, mu, learn & ~first, p.dispersion_rate)
+        day_ratio = np.minimum(np.maximum(xv / np.maximum(self.level * shape, 1e-9), 0.0), 5.0)
+        self.weekday[:, d] = weekday + np.where(moves, p.weekday_rate * (day_ratio - weekday), 0.0)
+        self.inv_k = learn_dispersion(
+            self.inv_k, xv, mu, learn if first is None else learn & ~first, p.dispersion_rate
+        )
         self.windows.seen = seen + learn
+        if not self._settled:
+            self._settled = self.n > 0 and bool(self.windows.seen.min() >= self._settled_at)
         if minute % 86_400 == 0:  # keep the profile's mean at 1, so the level means the level
             self.profile /= np.maximum(self.profile.mean(axis=1, keepdims=True), 1e-9)
             self.weekday /= np.maximum(self.weekday.mean(axis=1, keepdims=True), 1e-9)
@@ -126,3 +153,4 @@ class SeasonalBank:
         self.weekday[i] = state["weekday"]
         self.inv_k[i] = state["inv_k"]
         self.windows.load(i, state)
+        self._settled = False

@@ -35,6 +35,7 @@ class ShareBank:
         self.part = np.zeros((n, HOURS))  # running mean of the part's count, per hour
         self.whole = np.zeros((n, HOURS))  # the parent's, over the same minutes
         self.inv_k = np.full(n, PRIOR_INV_K)
+        self._warm = False  # every part past its warm-up (a shortcut for the step, not state)
 
     def grow(self, parents: np.ndarray) -> None:
         k = len(parents)
@@ -43,13 +44,22 @@ class ShareBank:
         self.part = np.vstack([self.part, np.zeros((k, HOURS))])
         self.whole = np.vstack([self.whole, np.zeros((k, HOURS))])
         self.inv_k = np.concatenate([self.inv_k, np.full(k, PRIOR_INV_K)])
+        self._warm = False
 
     def share(self, minute: int) -> np.ndarray:
-        h = (minute // 3600) % HOURS
-        hourly = self.part[:, h] / np.maximum(self.whole[:, h], 1e-9)
-        overall = self.part.sum(axis=1) / np.maximum(self.whole.sum(axis=1), 1e-9)
-        out: np.ndarray = np.where(self.whole[:, h] > 0, hourly, overall)  # an unseen hour
-        return out
+        return self._share((minute // 3600) % HOURS)[0]
+
+    def _share(self, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The share for hour ``h``; the parts that have not seen it (rows), their overall
+        share and their parent's total over all hours."""
+        share = self.part[:, h] / np.maximum(self.whole[:, h], 1e-9)
+        unseen = np.flatnonzero(self.whole[:, h] <= 0)
+        if not unseen.size:
+            return share, unseen, share[:0], share[:0]
+        whole = self.whole[unseen].sum(axis=1)
+        overall = self.part[unseen].sum(axis=1) / np.maximum(whole, 1e-9)
+        share[unseen] = overall  # an unseen hour: the overall share
+        return share, unseen, overall, whole
 
     def step(
         self, minute: int, x: np.ndarray, totals: np.ndarray, parent: Judgements
@@ -58,28 +68,44 @@ class ShareBank:
         # A part is anomalous when it is over-represented, not when its whole service is busy
         # (a news story, a global outage): when the rest of the service surges too, the level
         # it implies for the total replaces the expected one.
-        share = self.share(minute)
-        rest = np.where(np.isnan(totals), 0.0, totals)[self.parent] - np.nan_to_num(x)
+        h = (minute // 3600) % HOURS
+        share, unseen, overall, whole_sum = self._share(h)
+        has_x = x == x  # not NaN
+        has_total = totals == totals
+        complete = bool(has_x.all()) and bool(has_total.all())
+        if complete:
+            rest = totals[self.parent] - x
+        else:
+            rest = np.where(has_total, totals, 0.0)[self.parent] - np.where(has_x, x, 0.0)
         implied = rest / np.maximum(1.0 - share, 0.05)
         mu = share * np.maximum(parent.expected[self.parent], implied)
         judged = self.windows.evaluate(minute, x, mu, self.inv_k, commit=True)
         t = totals[self.parent]
         seen = self.windows.seen
-        calm = ~judged.candidate & ~parent.candidate[self.parent]
-        learn = ~np.isnan(x) & ~np.isnan(t) & (calm | (seen < WARM_UP_MINUTES))
-        h = (minute // 3600) % HOURS
+        learn = ~judged.candidate & ~parent.candidate[self.parent]  # calm
+        if not self._warm:
+            learn |= seen < WARM_UP_MINUTES
+        if not complete:
+            learn &= has_x & has_total[self.parent]
         xv = np.where(learn, x, 0.0)
         tv = np.where(learn, t, 0.0)
-        first = self.whole[:, h] <= 0
-        rate = np.where(first, 1.0, 1.0 / SHARE_VISITS)
-        overall = self.part.sum(axis=1) / np.maximum(self.whole.sum(axis=1), 1e-9)
-        seeded = first & (self.whole.sum(axis=1) > 0)  # a new hour starts from the overall share
-        xv = np.where(seeded, overall * tv, xv)
         part, whole = self.part[:, h], self.whole[:, h]
+        if unseen.size:  # a part's first minute of this hour
+            first = np.full(len(x), 1.0 / SHARE_VISITS)
+            first[unseen] = 1.0
+            rate: np.ndarray | float = first
+            seeded = whole_sum > 0  # a new hour starts from the overall share
+            xv[unseen[seeded]] = overall[seeded] * tv[unseen[seeded]]
+        else:
+            rate = 1.0 / SHARE_VISITS
         self.part[:, h] = np.where(learn, part + rate * (xv - part), part)
         self.whole[:, h] = np.where(learn, whole + rate * (tv - whole), whole)
-        self.inv_k = learn_dispersion(self.inv_k, xv, mu, learn & (seen > 0), 1 / 2880)
+        self.inv_k = learn_dispersion(
+            self.inv_k, xv, mu, learn if self._warm else learn & (seen > 0), 1 / 2880
+        )
         self.windows.seen = seen + learn
+        if not self._warm:
+            self._warm = len(x) > 0 and bool(self.windows.seen.min() >= WARM_UP_MINUTES)
         return judged
 
     def peek(
@@ -103,3 +129,4 @@ class ShareBank:
         self.whole[i] = state["whole"]
         self.inv_k[i] = state["inv_k"]
         self.windows.load(i, state)
+        self._warm = False

@@ -43,14 +43,14 @@ def tail_p(observed: np.ndarray, expected: np.ndarray, inv_k: np.ndarray) -> np.
     detector's most expensive step.
     """
     mean = np.maximum(expected, 1e-6)
-    above = observed > mean
     out: np.ndarray = np.ones_like(mean)
-    if above.any():
-        m = mean[above]
-        size = 1.0 / np.maximum(inv_k[above], 1e-6)
+    above = np.flatnonzero(observed > mean)  # flat indices, shapes may be (windows, series)
+    if above.size:
+        m = mean.take(above)
+        size = 1.0 / np.maximum(inv_k.take(above), 1e-6)
         q = m / (m + size)  # failure probability: P(X ≥ k) = I_q(k, size)
-        p = betainc(observed[above], size, q)
-        out[above] = np.where(np.isnan(p), 1.0, p)
+        p = betainc(observed.take(above), size, q)
+        out.put(above, np.where(p != p, 1.0, p))  # NaN: no evidence
     return out
 
 
@@ -68,11 +68,14 @@ def judge(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(p-value, candidate, strong) for windows of counts against their expectations."""
     p = tail_p(observed, expected, inv_k)
+    candidate = p <= params.candidate_p
+    if not candidate.any():  # the usual minute: nothing is even close
+        return p, candidate, np.zeros_like(candidate)
     ratio = observed / np.maximum(expected, 1e-3)
-    factor = np.where(cold, 2.0, 1.0)
+    factor = np.where(cold, 2.0, 1.0) if cold.any() else 1.0  # stricter before a day of history
     material = (ratio >= params.min_ratio * factor) & (
         observed - expected >= params.min_excess * factor
     )
-    candidate = material & (p <= params.candidate_p)
+    candidate &= material
     strong = candidate & (p <= params.strong_p) & (ratio >= params.strong_ratio * factor)
     return p, candidate, strong

@@ -19,15 +19,16 @@ from panne.signals.geo import GeoLocator, network_of
 from panne.signals.ratelimit import TokenBuckets, retry_after_header
 from panne.signals.reports import (
     UNKNOWN_COUNTRY,
-    BatchReportIn,
+    BatchItem,
     Deduper,
     Fingerprinter,
     Report,
     ReportIn,
     new_report_id,
+    new_report_ids,
 )
 from panne.store.keys import ApiKey
-from panne.store.writer import ReportWriter
+from panne.store.writer import ReportWriter, Tally
 
 EARLIEST_TIMESTAMP = 946_684_800.0  # 2000-01-01: older "timestamps" are mistakes
 FUTURE_TOLERANCE_SECONDS = 300.0
@@ -111,66 +112,112 @@ class Ingestor:
     # -- batches, from API keys ------------------------------------------------------------
 
     async def accept_batch(
-        self, items: Sequence[BatchReportIn], key: ApiKey, client: Client
+        self, items: Sequence[BatchItem], key: ApiKey, client: Client
     ) -> list[Report]:
-        reports = self.prepare_batch(items, key, client)
-        await self._writer.write(reports)
+        reports, tally = self.prepare_batch_counted(items, key, client)
+        await self._writer.write(reports, tally)
         return reports
 
     def prepare_batch(
-        self, items: Sequence[BatchReportIn], key: ApiKey, client: Client
+        self, items: Sequence[BatchItem], key: ApiKey, client: Client
     ) -> list[Report]:
+        return self.prepare_batch_counted(items, key, client)[0]
+
+    def prepare_batch_counted(
+        self, items: Sequence[BatchItem], key: ApiKey, client: Client
+    ) -> tuple[list[Report], Tally]:
         """All or nothing: the first bad report refuses the whole batch, naming its index.
 
-        Batches repeat the same few (service, problem, country) triples thousands of times,
-        so each triple is checked once per batch.
+        Returns the reports and their per-minute counts. Batches repeat the same few
+        (service, problem, country) triples thousands of times, so each triple is checked
+        once per batch, and the counts are summed here per distinct key rather than by the
+        writer per report.
         """
         now = self._clock.now()
         now_ms = int(now * 1000)
+        now_minute = now_ms // 60_000 * 60
         seen: dict[tuple[str, str, str | None], tuple[int, str, str]] = {}
-        checked: list[tuple[int, str, str, float, str | None]] = []
+        # Reports without timestamp and reporter (the usual batch) share everything but the
+        # id: one row template and one count per distinct item.
+        plain: dict[BatchItem, int] = {}
+        templates: list[tuple[int, str, str]] = []
+        order: list[int] = []  # per report: its template, or -1 for a detailed report
+        detailed: list[tuple[int, str, str, float, str | None]] = []
         for i, item in enumerate(items):
-            triple = (item.service, item.problem, item.country)
+            t = plain.get(item)
+            if t is not None:
+                order.append(t)
+                continue
+            service_slug, problem_slug, country_given, ts, reporter_id = item
+            triple = (service_slug, problem_slug, country_given)
             try:
                 valid = seen.get(triple)
                 if valid is None:
-                    service = self._service(item.service)
+                    service = self._service(service_slug)
                     valid = (
                         _id(service),
-                        self._problem(service, item.problem),
-                        self._country(item.country, None),
+                        self._problem(service, problem_slug),
+                        self._country(country_given, None),
                     )
                     seen[triple] = valid
-                occurred = (
-                    now if item.timestamp is None else self._timestamp(item.timestamp, key, now)
-                )
+                occurred = now if ts is None else self._timestamp(ts, key, now)
             except IngestError as exc:
                 exc.detail = f"report {i}: {exc.detail}"
                 exc.extra["index"] = i
                 raise
+            if ts is None and reporter_id is None:
+                plain[item] = len(templates)
+                order.append(len(templates))
+                templates.append(valid)
+                continue
             reporter = None
-            if item.reporter is not None:
-                reporter = self._fingerprinter.reporter(now, f"key:{key.id}", item.reporter)
-            checked.append((*valid, occurred, reporter))
+            if reporter_id is not None:
+                reporter = self._fingerprinter.reporter(now, f"key:{key.id}", reporter_id)
+            order.append(-1)
+            detailed.append((*valid, occurred, reporter))
         first = self.deduper.first_in_window
-        out = []
-        for service_id, problem, country, occurred, reporter in checked:
+        ids = new_report_ids(now_ms, len(order))
+        # The rows of the usual report, but for the id, in the order of the ``reports`` table.
+        tails = [
+            (sid, p, c, now_ms, now_ms, None, True, "batch", key.id) for sid, p, c in templates
+        ]
+        make = Report._make
+        out: list[Report] = []
+        tally: Tally = {}
+        per_template = [0] * len(templates)
+        rest = iter(detailed)
+        for report_id, t in zip(ids, order, strict=True):
+            if t >= 0:
+                per_template[t] += 1
+                out.append(make((report_id, *tails[t])))
+                continue
+            service_id, problem, country, occurred, reporter = next(rest)
             occurred_ms = int(occurred * 1000)
+            counted = first(reporter, service_id, occurred)
+            if occurred_ms != now_ms:
+                report_id = new_report_id(occurred_ms)
             out.append(
                 Report(
-                    new_report_id(occurred_ms),
+                    report_id,
                     service_id,
                     problem,
                     country,
                     occurred_ms,
                     now_ms,
                     reporter,
-                    first(reporter, service_id, occurred),
+                    counted,
                     "batch",
                     key.id,
                 )
             )
-        return out
+            if counted:
+                k = (service_id, occurred_ms // 60_000 * 60, country, problem)
+                tally[k] = tally.get(k, 0) + 1
+        for (sid, p, c), n in zip(templates, per_template, strict=True):
+            if n:
+                k = (sid, now_minute, c, p)
+                tally[k] = tally.get(k, 0) + n
+        return out, tally
 
     # -- the checks --------------------------------------------------------------------------
 

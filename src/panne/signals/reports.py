@@ -11,9 +11,9 @@ import hashlib
 import hmac
 import random
 from collections.abc import Callable
-from typing import Annotated, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -51,6 +51,66 @@ class BatchReportIn(ReportIn):
     )
 
 
+BatchItem = tuple[str, str, str | None, float | None, str | None]
+"""A valid batch report as ingest needs it: (service, problem, country, timestamp, reporter)."""
+
+_BATCH_ADAPTER = TypeAdapter(list[BatchReportIn])
+_BATCH_FIELDS = frozenset(BatchReportIn.model_fields)
+
+
+def batch_items(raw: list[Any]) -> list[BatchItem]:
+    """Validate a parsed batch exactly as ``list[BatchReportIn]`` does, without the models.
+
+    Building 10,000 model instances was the largest cost of a batch after the commit, and a
+    batch needs only five values of each. The loop below accepts a report only when pydantic
+    certainly would, with the same values; at the first doubt (a wrong type, an unknown key,
+    a length out of bounds…) the whole batch goes through the pydantic adapter, so every
+    refusal carries pydantic's own errors, all of them, as before.
+    """
+    out: list[BatchItem] = []
+    append = out.append
+    fields = _BATCH_FIELDS
+    for d in raw:
+        if type(d) is not dict or not fields.issuperset(d):
+            break
+        service = d.get("service")
+        problem = d.get("problem")
+        country = d.get("country")
+        ts = d.get("timestamp")
+        reporter = d.get("reporter")
+        url = d.get("url")
+        if (
+            type(service) is not str
+            or type(problem) is not str
+            or not 0 < len(service) <= 64
+            or not 0 < len(problem) <= 64
+        ):
+            break
+        if country is not None and (
+            type(country) is not str
+            or len(country) != 2
+            or not country.isascii()
+            or not country.isalpha()
+        ):
+            break
+        if ts is not None:
+            if type(ts) is int and -(2**53) < ts < 2**53:
+                ts = float(ts)
+            elif type(ts) is not float:
+                break
+        if reporter is not None and (type(reporter) is not str or len(reporter) > 200):
+            break
+        if url is not None and (type(url) is not str or len(url) > 2000):
+            break
+        append((service, problem, country, ts, reporter))
+    else:
+        return out
+    return [
+        (m.service, m.problem, m.country, m.timestamp, m.reporter)
+        for m in _BATCH_ADAPTER.validate_python(raw)
+    ]
+
+
 class Report(NamedTuple):
     """A validated report, ready to store and count.
 
@@ -86,6 +146,21 @@ def new_report_id(now_ms: int, random_bits: Callable[[int], int] = _random.getra
     is made for every report on the hot path.)
     """
     return f"{now_ms & 0xFFFF_FFFF_FFFF:012x}{random_bits(80):020x}"
+
+
+def new_report_ids(
+    now_ms: int, n: int, random_bits: Callable[[int], int] = _random.getrandbits
+) -> list[str]:
+    """``n`` ids of :func:`new_report_id` for one millisecond, from one draw of random bits.
+
+    Formatting one 80·n-bit number and cutting it in 20-digit pieces costs a fifth of making
+    the ids one by one.
+    """
+    if n <= 0:
+        return []
+    prefix = f"{now_ms & 0xFFFF_FFFF_FFFF:012x}"
+    digits = f"{random_bits(80 * n):0{20 * n}x}"
+    return [prefix + digits[i : i + 20] for i in range(0, 20 * n, 20)]
 
 
 class Fingerprinter:

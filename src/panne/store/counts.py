@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from sqlalchemy import Engine, func, select
@@ -51,3 +52,43 @@ def minutes_since(engine: Engine, since_minute: int) -> list[tuple[int, int, str
     ).where(counts.c.minute >= since_minute)
     with engine.connect() as conn:
         return [(int(a), int(b), str(c), str(d), int(e)) for a, b, c, d, e in conn.execute(stmt)]
+
+
+def totals_by(
+    engine: Engine, by: By, start_minute: int, end_minute: int, service_id: int | None = None
+) -> dict[str, int]:
+    """Reports per country or problem over [start_minute, end_minute), most first; one service
+    or all of them (the world map)."""
+    key = counts.c[by]
+    conds = [counts.c.minute >= start_minute, counts.c.minute < end_minute]
+    if service_id is not None:
+        conds.append(counts.c.service_id == service_id)
+    total = func.sum(counts.c.count)
+    stmt = select(key, total).where(*conds).group_by(key).order_by(total.desc())
+    with engine.connect() as conn:
+        return {str(k): int(n) for k, n in conn.execute(stmt)}
+
+
+def services_bucketed(
+    engine: Engine,
+    start_minute: int,
+    end_minute: int,
+    step_seconds: int,
+    service_ids: Sequence[int] | None = None,
+) -> dict[int, dict[int, int]]:
+    """Reports per bucket over [start_minute, end_minute) of each service (all, or those
+    given): the sparklines of a page of services in one query. {service_id: {bucket: n}}."""
+    bucket = (counts.c.minute - counts.c.minute % step_seconds).label("bucket")
+    conds = [counts.c.minute >= start_minute, counts.c.minute < end_minute]
+    if service_ids is not None:
+        conds.append(counts.c.service_id.in_(service_ids))
+    stmt = (
+        select(counts.c.service_id, bucket, func.sum(counts.c.count))
+        .where(*conds)
+        .group_by(counts.c.service_id, bucket)
+    )
+    out: dict[int, dict[int, int]] = {}
+    with engine.connect() as conn:
+        for sid, b, n in conn.execute(stmt):
+            out.setdefault(int(sid), {})[int(b)] = int(n)
+    return out

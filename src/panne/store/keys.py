@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from panne.store.schema import api_keys, salts
+from panne.store.schema import api_keys, salts, settings_kv
 
 KEY_PREFIX = "pk_"
 
@@ -87,3 +87,28 @@ def salt_for_day(engine: Engine, day: int) -> bytes:
         pass  # another process made it first
     with engine.connect() as conn:
         return bytes(conn.execute(select(salts.c.salt).where(salts.c.day == day)).scalar_one())
+
+
+def get(engine: Engine, key_id: int) -> ApiKey | None:
+    with engine.connect() as conn:
+        r = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+    return None if r is None else ApiKey(r.id, r.name, r.prefix, r.trusted, r.created_ms, r.revoked)
+
+
+def session_secret(engine: Engine) -> bytes:
+    """The key that signs admin page sessions, made on first use by whichever process gets
+    there first, so every web process of a deployment accepts the same cookies."""
+    name = "admin_session_secret"
+    with engine.connect() as conn:
+        found = conn.execute(select(settings_kv.c.value).where(settings_kv.c.key == name)).scalar()
+    if found is None:
+        try:
+            with engine.begin() as conn:
+                conn.execute(settings_kv.insert().values(key=name, value=secrets.token_hex(32)))
+        except IntegrityError:
+            pass  # another process made it first
+        with engine.connect() as conn:
+            found = conn.execute(
+                select(settings_kv.c.value).where(settings_kv.c.key == name)
+            ).scalar_one()
+    return bytes.fromhex(str(found))

@@ -38,3 +38,24 @@ def add_counts_sql(engine: Engine) -> str:
         "ON CONFLICT (service_id, minute, country, problem) "
         f"DO UPDATE SET count = {t}.count + excluded.count"
     )
+
+
+def insert_reports_json_sql(engine: Engine) -> str | None:
+    """On SQLite, insert reports from one JSON array of rows (``REPORT_COLUMNS`` order).
+
+    ``executemany`` releases Python's GIL around every row's ``sqlite3_step`` and must take it
+    back for the next row's parameters: while the event loop is busy (parsing the next batch,
+    answering requests), each row waits for a GIL switch, and a 10,000-row insert that takes
+    25 ms alone took seconds. One ``INSERT … SELECT FROM json_each(?)`` runs in a single step,
+    without the GIL. ``None`` where unavailable (PostgreSQL, SQLite before 3.38's ``->>``):
+    there the writer uses ``executemany``.
+    """
+    if engine.dialect.name != "sqlite":
+        return None
+    import sqlite3
+
+    if sqlite3.sqlite_version_info < (3, 38, 0):  # pragma: no cover - old system SQLite
+        return None
+    cols = ", ".join(REPORT_COLUMNS)
+    values = ", ".join(f"value ->> {i}" for i in range(len(REPORT_COLUMNS)))
+    return f"INSERT INTO {reports.name} ({cols}) SELECT {values} FROM json_each(?)"

@@ -19,15 +19,22 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine
 
 from panne.signals.reports import Report
-from panne.store.upsert import add_counts_sql, insert_reports_sql
+from panne.store.upsert import add_counts_sql, insert_reports_json_sql, insert_reports_sql
 
 log = logging.getLogger(__name__)
 
+Tally = dict[tuple[int, int, str, str], int]
+"""Counted reports per (service_id, minute, country, problem)."""
 _Done = Callable[[BaseException | None], None]
+_Request = tuple[Sequence[Report], Tally | None, _Done]
 _STOP = object()
+# From this many rows a commit inserts through one JSON document (see insert_reports_json_sql);
+# below, binding rows is cheaper and the GIL hand-offs are few.
+_JSON_INSERT_MIN_ROWS = 256
 
 
 class WriterStopped(RuntimeError):
@@ -48,6 +55,7 @@ class ReportWriter:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._insert_reports = insert_reports_sql(engine)
+        self._insert_reports_json = insert_reports_json_sql(engine)
         self._add_counts = add_counts_sql(engine)
         self.commits = 0
         self.written = 0
@@ -64,8 +72,12 @@ class ReportWriter:
             self._thread.join()
             self._thread = None
 
-    async def write(self, reports: Sequence[Report]) -> None:
-        """Return once ``reports`` are committed; raise if the transaction failed."""
+    async def write(self, reports: Sequence[Report], tally: Tally | None = None) -> None:
+        """Return once ``reports`` are committed; raise if the transaction failed.
+
+        ``tally``, when given, must be the counts of ``reports`` (a batch sums them per key
+        while it builds them, cheaper than the writer counting report by report).
+        """
         if self._thread is None:
             raise WriterStopped("the report writer is not running")
         loop = asyncio.get_running_loop()
@@ -74,7 +86,7 @@ class ReportWriter:
         def done(exc: BaseException | None) -> None:
             loop.call_soon_threadsafe(_settle, fut, exc)
 
-        self._queue.put((reports, done))
+        self._queue.put((reports, tally, done))
         await fut
 
     def write_sync(self, reports: Sequence[Report]) -> None:
@@ -89,7 +101,7 @@ class ReportWriter:
             else:
                 fut.set_exception(exc)
 
-        self._queue.put((reports, done))
+        self._queue.put((reports, None, done))
         fut.result()
 
     def _run(self) -> None:
@@ -114,20 +126,24 @@ class ReportWriter:
             if stop:
                 return
 
-    def _commit(self, batch: list[tuple[Sequence[Report], _Done]]) -> None:
-        rows = [r for reports, _ in batch for r in reports]
+    def _commit(self, batch: list[_Request]) -> None:
+        rows: list[Report]
+        if len(batch) == 1 and isinstance(batch[0][0], list):
+            rows = batch[0][0]  # a batch request: its list as it is, not a copy
+        else:
+            rows = [r for reports, _, _ in batch for r in reports]
         try:
-            self._transaction(rows)
+            self._transaction(rows, batch)
         except Exception as exc:
             if len(batch) == 1:
                 log.exception("report commit failed (%d reports)", len(rows))
-                batch[0][1](exc)
+                batch[0][2](exc)
                 return
             # One request's failure must not fail the others that shared its transaction.
-            for reports, done in batch:
-                self._commit([(reports, done)])
+            for request in batch:
+                self._commit([request])
             return
-        for _, done in batch:
+        for _, _, done in batch:
             done(None)
         if rows and self._on_commit is not None:
             try:
@@ -135,14 +151,25 @@ class ReportWriter:
             except Exception:
                 log.exception("on_commit hook failed")
 
-    def _transaction(self, rows: list[Report]) -> None:
+    def _transaction(self, rows: list[Report], batch: list[_Request]) -> None:
         if not rows:
             return
-        tally: Counter[tuple[int, int, str, str]] = Counter(
-            (r.service_id, r.minute, r.country, r.problem) for r in rows if r.counted
-        )
+        tally: Tally = {}
+        for reports, given, _ in batch:
+            if given is None:
+                given = Counter(
+                    (r.service_id, r.occurred_ms // 60_000 * 60, r.country, r.problem)
+                    for r in reports
+                    if r.counted
+                )
+            for k, n in given.items():
+                tally[k] = tally.get(k, 0) + n
         with self._engine.begin() as conn:
-            conn.exec_driver_sql(self._insert_reports, rows)
+            if self._insert_reports_json is not None and len(rows) >= _JSON_INSERT_MIN_ROWS:
+                doc = orjson.dumps(rows, default=tuple).decode()
+                conn.exec_driver_sql(self._insert_reports_json, (doc,))
+            else:
+                conn.exec_driver_sql(self._insert_reports, rows)
             if tally:
                 conn.exec_driver_sql(
                     self._add_counts,

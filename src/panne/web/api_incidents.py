@@ -7,16 +7,17 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from panne.clock import utc
+from panne.clock import iso_utc
+from panne.fusion_store import evidence_for, evidence_json
 from panne.node import Node
 from panne.status import all_statuses
 from panne.store import incidents as incident_store
 from panne.store.incidents import IncidentEvent, IncidentRecord
-from panne.web.problems import ProblemError
+from panne.web.problems import ProblemError, unknown_service
 
 
 def iso(ts: float | None) -> str | None:
-    return None if ts is None else utc(ts).isoformat().replace("+00:00", "Z")
+    return None if ts is None else iso_utc(ts)
 
 
 def incident_json(rec: IncidentRecord) -> dict[str, Any]:
@@ -38,6 +39,9 @@ def incident_json(rec: IncidentRecord) -> dict[str, Any]:
         "peak_ratio": rec.peak_ratio,
         "countries": [{"country": c, "reports": n} for c, n in rec.countries],
         "problems": rec.problems,
+        # What opened it: crowd reports, or the service's probes failing clearly on their own.
+        "opened_by": rec.detail.get("opened_by", "reports"),
+        "superseded_by": rec.detail.get("superseded_by"),
     }
 
 
@@ -72,9 +76,7 @@ def build_router(node: Node) -> APIRouter:
         offset: int = Query(0, ge=0),
     ) -> dict[str, Any]:
         if service is not None and service not in node.catalog.services:
-            raise ProblemError(
-                422, f"no service {service!r} in the catalog", title="Unknown service"
-            )
+            raise unknown_service(service, 422)
         if group is not None and group not in node.catalog.groups:
             raise ProblemError(422, f"no group {group!r} in the catalog", title="Unknown group")
         records, total = incident_store.query(
@@ -97,6 +99,7 @@ def build_router(node: Node) -> APIRouter:
             raise ProblemError(404, f"no incident {incident_id!r}", title="Unknown incident")
         out = incident_json(rec)
         out["timeline"] = [event_json(e) for e in incident_store.timeline(node.engine, rec.id)]
+        out["evidence"] = evidence_json(evidence_for(node.engine, rec, node.clock.now()))
         if rec.kind == "group":
             out["children"] = [
                 incident_json(c) for c in incident_store.children(node.engine, rec.id)
@@ -107,7 +110,7 @@ def build_router(node: Node) -> APIRouter:
     def get_status(slug: str) -> dict[str, Any]:
         svc = node.catalog.services.get(slug)
         if svc is None or svc.id is None:
-            raise ProblemError(404, f"no service {slug!r} in the catalog", title="Unknown service")
+            raise unknown_service(slug)
         st = all_statuses(node.engine, {svc.id: slug}, node.clock.now())[slug]
         return {
             "service": slug,

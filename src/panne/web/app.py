@@ -7,11 +7,26 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
 
 from panne import __version__
 from panne.node import Node
-from panne.web import api, api_incidents, problems
+from panne.web import (
+    api,
+    api_admin,
+    api_incidents,
+    api_probes,
+    api_vendors,
+    badges,
+    embed,
+    feeds,
+    pages,
+    problems,
+    statuspage,
+)
 from panne.web.client import parse_networks
 from panne.web.limits import BodyLimit
 from panne.web.report_path import PATH as REPORT_PATH
@@ -45,14 +60,24 @@ def create_app(node: Node) -> FastAPI:
     problems.install(app)
     app.include_router(api.build_router(node))
     app.include_router(api_incidents.build_router(node))
+    app.include_router(api_admin.build_router(node))
+    app.include_router(api_probes.build_router(node))
+    app.include_router(api_vendors.build_router(node))
+    app.include_router(badges.build_router(node))
+    app.include_router(statuspage.build_router(node))
+    app.include_router(feeds.build_router(node))
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(node.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/api/docs")
+    app.include_router(embed.build_router(node))
+    app.include_router(pages.build_router(node))
+    app.mount("/static", StaticFiles(packages=[("panne.web", "static")]), name="static")
 
     settings = node.settings
     app.add_middleware(
@@ -63,10 +88,13 @@ def create_app(node: Node) -> FastAPI:
             else settings.max_body_bytes
         ),
     )
+    # Pages, charts and the map compress to a fifth; the report endpoint answers before this.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     # Added last, so outermost: the hot ingest path answers before the other layers.
     app.add_middleware(
         ReportEndpoint,
         ingestor=node.ingestor,
+        metrics=node.metrics,
         trusted=parse_networks(settings.trusted_proxies),
         max_body_bytes=settings.max_body_bytes,
     )

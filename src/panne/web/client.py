@@ -5,6 +5,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
+from starlette.requests import Request
+
+from panne.signals.ingest import Client
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -36,3 +40,10 @@ def client_address(
             except ValueError:
                 return peer
     return hops[0] if hops else peer
+
+
+def request_client(request: Request, trusted: Sequence[Network]) -> Client:
+    """The reporting client of a framework request (the bare report endpoint reads its own)."""
+    peer = request.client.host if request.client else None
+    address = client_address(peer, request.headers.get("x-forwarded-for"), trusted)
+    return Client(address, request.headers.get("user-agent", ""))

@@ -81,3 +81,8 @@ def install(app: FastAPI) -> None:
     async def _crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(500, "an internal error occurred; it has been logged")
+
+
+def unknown_service(slug: str, status: int = 404) -> ProblemError:
+    """The one refusal for a service slug that is not in the catalog."""
+    return ProblemError(status, f"no service {slug!r} in the catalog", title="Unknown service")

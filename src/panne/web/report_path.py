@@ -11,14 +11,16 @@ description (added by :func:`openapi_operation`).
 from __future__ import annotations
 
 import logging
+from time import perf_counter
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from panne.metrics import Metrics
 from panne.signals.ingest import Client, IngestError, Ingestor
-from panne.signals.reports import ReportIn
+from panne.signals.reports import Report, ReportIn
 from panne.web.client import Network, client_address
 from panne.web.problems import problem, validation_detail
 
@@ -33,11 +35,13 @@ class ReportEndpoint:
         app: ASGIApp,
         ingestor: Ingestor,
         *,
+        metrics: Metrics,
         trusted: tuple[Network, ...],
         max_body_bytes: int,
     ) -> None:
         self.app = app
         self.ingestor = ingestor
+        self.metrics = metrics
         self.trusted = trusted
         self.max_body_bytes = max_body_bytes
 
@@ -45,29 +49,42 @@ class ReportEndpoint:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        started = perf_counter()
         try:
-            status, body, headers = await self._handle(scope, receive)
+            report = await self._handle(scope, receive)
         except IngestError as exc:
+            self.metrics.rejected(exc.status, exc.title)
             response = problem(
                 exc.status, exc.detail, title=exc.title, headers=exc.headers, **exc.extra
             )
             await response(scope, receive, send)
             return
         except _Refusal as exc:
+            self.metrics.rejected(exc.status, exc.title)
             await exc.response(scope, receive, send)
             return
         except Exception:
+            self.metrics.rejected(500, None)
             log.exception("unhandled error on POST %s", PATH)
             await problem(500, "an internal error occurred; it has been logged")(
                 scope, receive, send
             )
             return
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        self.metrics.accepted("api", 1, report.counted, perf_counter() - started)
+        payload = orjson.dumps({"id": report.id, "counted": report.counted})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 202,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
 
-    async def _handle(
-        self, scope: Scope, receive: Receive
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    async def _handle(self, scope: Scope, receive: Receive) -> Report:
         forwarded = agent = ctype = None
         length = 0
         for name, value in scope["headers"]:
@@ -99,16 +116,7 @@ class ReportEndpoint:
             peer, forwarded.decode("latin-1") if forwarded else None, self.trusted
         )
         client = Client(address, agent.decode("latin-1") if agent else "")
-        report = await self.ingestor.accept(item, client, "api")
-        payload = orjson.dumps({"id": report.id, "counted": report.counted})
-        return (
-            202,
-            payload,
-            [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        )
+        return await self.ingestor.accept(item, client, "api")
 
     async def _read(self, receive: Receive) -> bytes:
         chunks = []
@@ -129,6 +137,8 @@ class ReportEndpoint:
 class _Refusal(Exception):
     def __init__(self, status: int, detail: str, title: str | None = None, **extra: Any):
         super().__init__(detail)
+        self.status = status
+        self.title = title
         self.response = problem(status, detail, title=title, **extra)
 
 

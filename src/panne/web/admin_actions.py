@@ -1,0 +1,152 @@
+"""What the admin API and the admin pages both do: validate and store subscriptions, maintenance
+windows and operators' updates. One place for the rules, whichever way a person came in; every
+refusal is a :class:`ProblemError` naming the field."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from datetime import datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from panne.node import Node
+from panne.notify.channels import address_refusal, apprise_url_ok
+from panne.signals.countries import COUNTRY_CODES
+from panne.store import incidents as incident_store
+from panne.store import maintenance as maintenance_store
+from panne.store import notifications as store
+from panne.store import status_updates as update_store
+from panne.store.maintenance import Maintenance
+from panne.store.notifications import Subscription
+from panne.store.status_updates import StatusUpdate, UpdateState
+from panne.web.problems import ProblemError
+
+
+class SubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="who subscribes (a person, a team)")
+    services: list[str] = Field(default_factory=list, description="service slugs")
+    groups: list[str] = Field(default_factory=list, description="group (company) slugs")
+    countries: list[str] = Field(default_factory=list, description="ISO 3166-1 alpha-2 codes")
+    min_severity: Literal["minor", "major", "critical"] = "minor"
+    language: Literal["en", "fr"] = "en"
+    webhook_url: str | None = Field(None, max_length=2000, description="signed JSON POSTs")
+    apprise_url: str | None = Field(None, max_length=2000, description="any Apprise URL")
+    secret: str | None = Field(
+        None, min_length=16, max_length=200, description="webhook secret (default: generated)"
+    )
+
+
+class StatusUpdateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: UpdateState = Field(description="investigating, identified, monitoring or resolved")
+    title: str = Field("", max_length=200, description="a short headline (optional)")
+    body: str = Field(min_length=1, max_length=5000, description="what people should know")
+
+
+class MaintenanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service: str
+    starts_at: datetime
+    ends_at: datetime
+    title: str = Field(min_length=1, max_length=400)
+
+
+def _invalid(detail: str, field: str) -> ProblemError:
+    return ProblemError(422, detail, title="Invalid request", field=field)
+
+
+def _epoch(value: datetime, name: str) -> int:
+    if value.tzinfo is None:
+        raise _invalid(f"{name}: times need a time zone, e.g. 2024-03-05T15:00:00Z", name)
+    return int(value.timestamp())
+
+
+def check_subscription(node: Node, body: SubscriptionIn) -> tuple[str, str]:
+    """The channel and URL of a valid subscription; 422 naming the field otherwise."""
+    catalog = node.catalog
+    for slug in body.services:
+        if slug not in catalog.services:
+            raise _invalid(f"services: no service {slug!r} in the catalog", "services")
+    for slug in body.groups:
+        if slug not in catalog.groups:
+            raise _invalid(f"groups: no group {slug!r} in the catalog", "groups")
+    for code in body.countries:
+        if code not in COUNTRY_CODES:
+            raise _invalid(f"countries: {code!r} is not an ISO 3166-1 alpha-2 code", "countries")
+    if (body.webhook_url is None) == (body.apprise_url is None):
+        raise _invalid("give exactly one of webhook_url and apprise_url", "webhook_url")
+    if body.webhook_url is not None:
+        parts = urlsplit(body.webhook_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise _invalid("webhook_url: must be an http:// or https:// URL", "webhook_url")
+        try:
+            why = address_refusal(str(ipaddress.ip_address(parts.hostname.strip("[]"))))
+        except ValueError:
+            why = None  # a name: checked when sending, after resolution
+        if why is not None and not node.settings.notify_allow_private:
+            raise _invalid(
+                f"webhook_url: {parts.hostname} is a {why} address "
+                "(allowed only with notify_allow_private)",
+                "webhook_url",
+            )
+        return "webhook", body.webhook_url
+    assert body.apprise_url is not None
+    if body.secret is not None:
+        raise _invalid("secret: only webhooks are signed", "secret")
+    if not apprise_url_ok(body.apprise_url):
+        raise _invalid("apprise_url: Apprise does not understand this URL", "apprise_url")
+    return "apprise", body.apprise_url
+
+
+def subscribe(node: Node, body: SubscriptionIn) -> Subscription:
+    """Store a subscription; a webhook gets the secret given or a new one."""
+    channel, url = check_subscription(node, body)
+    secret = (body.secret or secrets.token_urlsafe(32)) if channel == "webhook" else None
+    return store.create_subscription(
+        node.engine,
+        Subscription(
+            id=0,
+            name=body.name,
+            services=body.services,
+            groups=body.groups,
+            countries=body.countries,
+            min_severity=body.min_severity,
+            language=body.language,
+            channel=channel,
+            url=url,
+            secret=secret,
+            created_at=int(node.clock.now()),
+        ),
+    )
+
+
+def plan_maintenance(node: Node, body: MaintenanceIn) -> Maintenance:
+    if body.service not in node.catalog.services:
+        raise _invalid(f"service: no service {body.service!r} in the catalog", "service")
+    starts, ends = _epoch(body.starts_at, "starts_at"), _epoch(body.ends_at, "ends_at")
+    if ends <= starts:
+        raise _invalid("ends_at: must be after starts_at", "ends_at")
+    return maintenance_store.add(
+        node.engine, body.service, starts, ends, body.title, int(node.clock.now())
+    )
+
+
+def post_update(node: Node, incident_id: str, body: StatusUpdateIn, author: str) -> StatusUpdate:
+    if incident_store.get(node.engine, incident_id) is None:
+        raise ProblemError(404, f"no incident {incident_id!r}", title="Unknown incident")
+    return update_store.add(
+        node.engine,
+        incident_id,
+        body.state,
+        body.body,
+        author,
+        int(node.clock.now()),
+        title=body.title,
+    )

@@ -1,0 +1,200 @@
+"""Probe definitions through the admin API, and each service's probes through the public API.
+
+Definitions are stored (store/probes.py) and run by the node's probe role, which is told at
+once when they change here. A definition is checked as the runs will be: the spec's own
+validation, a service of the catalog, and the outbound-address guard (probe_guard.py), so a
+private or loopback target is refused when it is defined, with the guard's own message, rather
+than failing quietly at every run. A name that does not resolve yet is accepted: its runs will
+say ``dns_failure``, which is what a probe is for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from fastapi import APIRouter, Depends, Response
+
+from panne.node import Node
+from panne.signals.probe_guard import TargetRefused, resolve_checked
+from panne.signals.probes import ProbeSpec, ProbeSpecError, split_host_port
+from panne.store import probe_defs
+from panne.store import probes as probe_store
+from panne.store.probe_defs import StoredProbe
+from panne.web.admin_auth import admin_key_dependency
+from panne.web.api_incidents import iso
+from panne.web.problems import ProblemError, unknown_service
+
+UPTIME_DAYS = 30
+GUARD_TIMEOUT_SECONDS = 5.0
+
+
+def _invalid(detail: str, field: str | None = None) -> ProblemError:
+    return ProblemError(422, detail, title="Invalid probe", field=field)
+
+
+def endpoint(spec: ProbeSpec) -> tuple[str, int] | None:
+    """The host and port a run of ``spec`` connects to, or None when the system's resolvers
+    answer it (a dns probe without its own resolver)."""
+    if spec.kind == "http":
+        url = urlsplit(spec.target)
+        assert url.hostname is not None  # the spec's validation checked it
+        return url.hostname, url.port or (443 if url.scheme == "https" else 80)
+    if spec.kind == "tcp":
+        return split_host_port(spec.target)
+    if spec.kind == "tls":
+        return split_host_port(spec.target, 443)
+    return None if spec.resolver is None else split_host_port(spec.resolver, 53)
+
+
+def guard_refusal(spec: ProbeSpec) -> str | None:
+    """The guard's reason to refuse the spec's target now, or None."""
+    found = endpoint(spec)
+    if found is None:
+        return None
+
+    async def check() -> None:
+        host, port = found
+        async with asyncio.timeout(GUARD_TIMEOUT_SECONDS):
+            await resolve_checked(host, port, allow_private=False)
+
+    try:
+        asyncio.run(check())  # a sync route runs in a worker thread: no loop is running there
+    except TargetRefused as exc:
+        return str(exc)
+    except (OSError, TimeoutError):
+        return None  # does not resolve now; the runs will tell
+    return None
+
+
+def shown_target(spec: ProbeSpec) -> str:
+    """The target as the public may see it: an http URL loses any ``user:password@``."""
+    if spec.kind != "http":
+        return spec.target
+    url = urlsplit(spec.target)
+    if "@" not in url.netloc:
+        return spec.target
+    return urlunsplit(url._replace(netloc=url.netloc.rpartition("@")[2]))
+
+
+def admin_json(p: StoredProbe) -> dict[str, Any]:
+    return {
+        **p.spec.to_dict(),
+        "paused": p.paused,
+        "state": p.state,
+        "since": iso(p.since),
+        "updated_at": iso(p.updated_at),
+    }
+
+
+def build_router(node: Node) -> APIRouter:
+    router = APIRouter()
+    admin = APIRouter(
+        prefix="/api/v1/admin/probes",
+        tags=["admin"],
+        dependencies=[Depends(admin_key_dependency(node))],
+    )
+
+    def checked(data: dict[str, Any]) -> ProbeSpec:
+        try:
+            spec = ProbeSpec.from_dict(data)
+        except ProbeSpecError as exc:
+            raise _invalid(str(exc)) from None
+        if spec.service not in node.catalog.services:
+            raise _invalid(f"service: no service {spec.service!r} in the catalog", "service")
+        if not node.settings.probe_allow_private:
+            why = guard_refusal(spec)
+            if why is not None:
+                raise _invalid(f"target: {why}", "target")
+        return spec
+
+    def stored(probe_id: str) -> StoredProbe:
+        found = probe_defs.get_probe(node.engine, probe_id)
+        if found is None:
+            raise ProblemError(404, f"no probe {probe_id!r}", title="Unknown probe")
+        return found
+
+    @admin.post("", status_code=201, summary="Define a probe")
+    def create_probe(data: dict[str, Any]) -> dict[str, Any]:
+        spec = checked(data)
+        if probe_defs.get_probe(node.engine, spec.id) is not None:
+            raise ProblemError(409, f"probe {spec.id!r} exists: PATCH it", title="Conflict")
+        probe_store.upsert_specs(node.engine, [spec], now=node.clock.now())
+        node.probes.changed()
+        return admin_json(stored(spec.id))
+
+    @admin.get("", summary="Every probe, paused ones included")
+    def list_probes() -> dict[str, Any]:
+        return {"probes": [admin_json(p) for p in probe_defs.list_probes(node.engine)]}
+
+    @admin.patch("/{probe_id}", summary="Pause, resume or change a probe")
+    def patch_probe(probe_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        current = stored(probe_id)
+        changes = dict(data)
+        paused = changes.pop("paused", None)
+        if paused is not None and not isinstance(paused, bool):
+            raise _invalid("paused: must be true or false", "paused")
+        if changes.get("id", probe_id) != probe_id:
+            raise _invalid("id: a probe cannot be renamed; delete it and define another", "id")
+        now = node.clock.now()
+        if changes:
+            spec = checked({**current.spec.to_dict(), **changes})
+            probe_store.upsert_specs(node.engine, [spec], now=now)
+        if paused is not None:
+            probe_defs.set_paused(node.engine, probe_id, paused, now=now)
+        node.probes.changed()
+        return admin_json(stored(probe_id))
+
+    @admin.delete("/{probe_id}", status_code=204, summary="Remove a probe")
+    def delete_probe(probe_id: str) -> Response:
+        if not probe_defs.delete_probe(node.engine, probe_id):
+            raise ProblemError(404, f"no probe {probe_id!r}", title="Unknown probe")
+        node.probes.changed()
+        return Response(status_code=204)
+
+    @router.get(
+        "/api/v1/services/{slug}/probes",
+        tags=["probes"],
+        summary="A service's probes: state, last result, daily uptime",
+    )
+    def service_probes(slug: str) -> dict[str, Any]:
+        if slug not in node.catalog.services:
+            raise unknown_service(slug)
+        now = node.clock.now()
+        out = []
+        for p in probe_defs.list_probes(node.engine, slug):
+            last = probe_defs.last_result(node.engine, p.spec.id)
+            days = probe_store.uptime_by_day(node.engine, p.spec.id, UPTIME_DAYS, now=now)
+            out.append(
+                {
+                    "id": p.spec.id,
+                    "kind": p.spec.kind,
+                    "target": shown_target(p.spec),
+                    "interval_seconds": p.spec.interval_seconds,
+                    "paused": p.paused,
+                    "state": p.state,
+                    "since": iso(p.since),
+                    "last_result": None
+                    if last is None
+                    else {
+                        "at": iso(last.at),
+                        "ok": last.ok,
+                        "latency_ms": last.latency_ms,
+                        "error_class": last.error_class,
+                        "detail": last.detail,
+                    },
+                    "uptime": [
+                        {
+                            "day": d.day.isoformat(),
+                            "uptime_percent": d.uptime_percent,
+                            "checks": d.checks,
+                        }
+                        for d in days
+                    ],
+                }
+            )
+        return {"service": slug, "probes": out}
+
+    router.include_router(admin)
+    return router

@@ -1,0 +1,185 @@
+"""Vendors' status sources through the admin API, and each service's vendor state in public.
+
+A source is stored (store/vendor_status.py) and polled by the node's vendor role, which is told
+at once when sources change here. A source is checked as its polls will be: the source's own
+validation, a service of the catalog, and the outbound-address guard (probe_guard.py), so a page
+on a private or loopback address is refused when it is defined (unless
+``vendor_allow_private``) rather than going stale at every poll. A name that does not resolve
+yet is accepted: its polls will say so in the state's error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from fastapi import APIRouter, Depends, Response
+
+from panne.node import Node
+from panne.signals.probe_guard import TargetRefused, resolve_checked
+from panne.signals.vendor_poll import describe
+from panne.signals.vendor_status import VendorSource, VendorSourceError, VendorState
+from panne.store import vendor_status as store
+from panne.store.vendor_status import SourceRow
+from panne.web.admin_auth import admin_key_dependency
+from panne.web.api_incidents import iso
+from panne.web.problems import ProblemError, unknown_service
+
+GUARD_TIMEOUT_SECONDS = 5.0
+FIELDS = ("service", "kind", "url", "components", "interval_seconds")
+
+
+def _invalid(detail: str, field: str | None = None) -> ProblemError:
+    return ProblemError(422, detail, title="Invalid vendor source", field=field)
+
+
+def guard_refusal(source: VendorSource) -> str | None:
+    """The guard's reason to refuse the source's host now, or None (a name that does not
+    resolve now is left to the polls)."""
+    url = urlsplit(source.fetch_url)
+    assert url.hostname is not None  # the source's validation checked it
+    port = url.port or (443 if url.scheme == "https" else 80)
+
+    async def check() -> None:
+        async with asyncio.timeout(GUARD_TIMEOUT_SECONDS):
+            await resolve_checked(url.hostname or "", port, allow_private=False)
+
+    try:
+        asyncio.run(check())  # a sync route runs in a worker thread: no loop is running there
+    except TargetRefused as exc:
+        return describe(exc)
+    except (OSError, TimeoutError):
+        return None
+    return None
+
+
+def public_url(url: str) -> str:
+    """A URL as anyone may see it: without any ``user:password@``."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def state_json(state: VendorState | None) -> dict[str, Any]:
+    """The normalised state; a source not read yet is ``unknown`` without an error."""
+    if state is None:
+        return {
+            "state": "unknown",
+            "description": "The vendor's page has not been read yet",
+            "incidents": [],
+            "fetched_at": None,
+            "stale": False,
+            "error": None,
+        }
+    return {
+        "state": state.state,
+        "description": state.description,
+        "incidents": [{**i.to_dict(), "updated_at": iso(i.updated_at)} for i in state.incidents],
+        "fetched_at": iso(state.fetched_at),
+        "stale": state.stale,
+        "error": state.error,
+    }
+
+
+def admin_json(row: SourceRow, state: VendorState | None) -> dict[str, Any]:
+    s = row.source
+    return {
+        "service": s.service,
+        "kind": s.kind,
+        "url": s.url,
+        "components": list(s.components),
+        "interval_seconds": s.interval_seconds,
+        "next_poll_at": iso(row.next_poll_at),
+        "failures": row.failures,
+        "status": state_json(state),
+    }
+
+
+def build_router(node: Node) -> APIRouter:
+    router = APIRouter()
+    admin = APIRouter(
+        prefix="/api/v1/admin/vendors",
+        tags=["admin"],
+        dependencies=[Depends(admin_key_dependency(node))],
+    )
+
+    def checked(data: dict[str, Any]) -> VendorSource:
+        unknown = sorted(set(data) - set(FIELDS))
+        if unknown:
+            raise _invalid(f"unknown field {unknown[0]!r}", unknown[0])
+        for name in ("service", "kind", "url"):
+            if name not in data:
+                raise _invalid(f"{name}: required", name)
+        components = data.get("components", [])
+        if not isinstance(components, list):
+            raise _invalid("components: must be a list of non-empty names", "components")
+        try:
+            source = VendorSource(
+                data["service"],
+                data["kind"],
+                data["url"],
+                tuple(components),
+                data.get("interval_seconds", 120),
+            )
+        except VendorSourceError as exc:
+            raise _invalid(str(exc)) from None
+        if source.service not in node.catalog.services:
+            raise _invalid(f"service: no service {source.service!r} in the catalog", "service")
+        if not node.settings.vendor_allow_private:
+            why = guard_refusal(source)
+            if why is not None:
+                raise _invalid(f"url: {why}", "url")
+        return source
+
+    def stored(service: str) -> SourceRow | None:
+        return next(
+            (r for r in store.load_sources(node.engine) if r.source.service == service), None
+        )
+
+    @admin.post("", summary="Add or replace a service's vendor status source")
+    def put_source(data: dict[str, Any], response: Response) -> dict[str, Any]:
+        source = checked(data)
+        created = store.upsert_source(node.engine, source, now=node.clock.now())
+        response.status_code = 201 if created else 200
+        node.vendors.changed()
+        row = stored(source.service)
+        assert row is not None
+        return admin_json(row, store.load_state(node.engine, source.service))
+
+    @admin.get("", summary="Every vendor source, with its poller's bookkeeping and state")
+    def list_sources() -> dict[str, Any]:
+        states = store.load_states(node.engine)
+        rows = store.load_sources(node.engine)
+        return {"vendors": [admin_json(r, states.get(r.source.service)) for r in rows]}
+
+    @admin.delete("/{service}", status_code=204, summary="Remove a service's vendor source")
+    def delete_source(service: str) -> Response:
+        if not store.remove_source(node.engine, service):
+            raise ProblemError(404, f"no vendor source for {service!r}", title="Unknown source")
+        node.vendors.changed()
+        return Response(status_code=204)
+
+    @router.get(
+        "/api/v1/services/{slug}/vendor",
+        tags=["vendors"],
+        summary="What the service's vendor says on its own status page",
+    )
+    def service_vendor(slug: str) -> dict[str, Any]:
+        if slug not in node.catalog.services:
+            raise unknown_service(slug)
+        row = stored(slug)
+        if row is None:
+            raise ProblemError(
+                404, f"no vendor status source for {slug!r}", title="No vendor source"
+            )
+        return {
+            "service": slug,
+            "kind": row.source.kind,
+            "url": public_url(row.source.url),
+            **state_json(store.load_state(node.engine, slug)),
+        }
+
+    router.include_router(admin)
+    return router

@@ -1,0 +1,149 @@
+"""Languages of the pages: which one a request gets, its message catalog, and locale formatting.
+
+The message catalogs are Babel ``.po`` files compiled in memory when the process starts, so the
+repository holds no binary ``.mo`` and installing panne has no build step. A language is chosen
+by the ``lang`` cookie (set by the visible switch), else by ``Accept-Language``, else English.
+Times are formatted in UTC on the server and rewritten to the viewer's time zone by the page's
+script (``<time datetime>`` elements), which knows that zone; the server does not.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from babel import Locale, dates, numbers
+from babel.core import negotiate_locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+LANGUAGES: dict[str, str] = {"en": "English", "fr": "Français"}
+DEFAULT = "en"
+COOKIE = "lang"
+
+
+@cache
+def translations(lang: str) -> NullTranslations:
+    """The compiled catalog of ``lang`` (English is the source language: no catalog)."""
+    if lang == DEFAULT:
+        return NullTranslations()
+    po = resources.files("panne.web").joinpath(f"locale/{lang}/LC_MESSAGES/messages.po")
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return Translations(buf)
+
+
+def choose(cookie: str | None, accept_language: str | None) -> str:
+    """The language of a request: the switch's cookie, else the browser's preference."""
+    if cookie in LANGUAGES:
+        return cookie
+    wanted = []
+    for part in (accept_language or "").split(","):
+        tag, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        if tag and weight > 0:
+            wanted.append((weight, tag.replace("-", "_")))
+    preferred = [tag for _, tag in sorted(wanted, key=lambda w: -w[0])]
+    return negotiate_locale(preferred, list(LANGUAGES)) or DEFAULT
+
+
+@dataclass(frozen=True)
+class Formatter:
+    """Locale-aware formatting for one language, as the templates call it."""
+
+    lang: str
+
+    @property
+    def locale(self) -> Locale:
+        return Locale.parse(self.lang)
+
+    def number(self, value: float, digits: int = 0) -> str:
+        if not digits and float(value).is_integer():
+            # A chart's thousand bars each carry a count: the common case without Babel's
+            # pattern machinery, with the locale's own grouping symbol.
+            return f"{int(value):,}".replace(",", _group_symbol(self.lang))
+        fmt = "#,##0" + ("." + "0" * digits if digits else "")
+        return numbers.format_decimal(value, format=fmt, locale=self.lang)
+
+    def clock(self, ts: float) -> str:
+        """24-hour "15:10" in UTC: a chart bar's tooltip, cheap enough for a thousand bars."""
+        return _dt(ts).strftime("%H:%M")
+
+    def percent(self, share: float, digits: int = 0) -> str:
+        """``share`` in [0, 1]; uptimes want two digits (99.97 % is not 100 %)."""
+        pattern = self.locale.percent_formats[None].pattern  # "#,##0 %" in French
+        if digits:
+            pattern = pattern.replace("0", "0." + "0" * digits, 1)
+        return numbers.format_percent(share, format=pattern, locale=self.lang)
+
+    def time(self, ts: float) -> str:
+        return dates.format_time(_dt(ts), "short", tzinfo=UTC, locale=self.lang)
+
+    def datetime(self, ts: float) -> str:
+        return dates.format_datetime(_dt(ts), "medium", tzinfo=UTC, locale=self.lang)
+
+    def date(self, ts: float) -> str:
+        return dates.format_date(_dt(ts), "medium", locale=self.lang)
+
+    def duration(self, seconds: float) -> str:
+        """ "1 hour 5 minutes" style, to the minute, in the language."""
+        minutes = max(int(seconds // 60), 0)
+        hours, mins = divmod(minutes, 60)
+        parts = []
+        if hours:
+            parts.append(dates.format_timedelta(timedelta(hours=hours), locale=self.lang))
+        if mins or not hours:
+            parts.append(dates.format_timedelta(timedelta(minutes=mins), locale=self.lang))
+        return " ".join(parts)
+
+
+@cache
+def _group_symbol(lang: str) -> str:
+    return numbers.get_group_symbol(lang)
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def template_globals(lang: str) -> dict[str, Any]:
+    """What a template rendered in ``lang`` calls: gettext in Jinja's new style, the formatter."""
+    trans = translations(lang)
+
+    @pass_context
+    def gettext(context: Context, message: str, /, **variables: Any) -> str:
+        text = trans.gettext(message)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables if variables else text
+
+    @pass_context
+    def ngettext(context: Context, singular: str, plural: str, n: int, /, **variables: Any) -> str:
+        variables.setdefault("num", n)
+        text = trans.ngettext(singular, plural, n)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    return {
+        "gettext": gettext,
+        "ngettext": ngettext,
+        "_": gettext,
+        "lang": lang,
+        "fmt": Formatter(lang),
+        "languages": LANGUAGES,
+    }

@@ -1,0 +1,278 @@
+"""The HTML pages people open when something is down: thin routes over :mod:`panne.web.views`.
+
+Every page is rendered on the server and readable without JavaScript; the page script only
+refreshes the ``live`` block (the same template block, asked for with ``?live=1``), sends
+reports through the JSON API and shows times in the viewer's zone. The report form also works
+without script, protected against cross-site posting by a same-site cookie token and an
+``Origin`` check.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime
+from time import perf_counter
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Request
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from panne import __version__
+from panne.catalog import Service
+from panne.clock import iso_utc
+from panne.node import Node
+from panne.signals.countries import COUNTRY_CODES, country_name
+from panne.signals.ingest import IngestError
+from panne.signals.reports import ReportIn
+from panne.store import incidents as incident_store
+from panne.web import admin_pages, i18n, status_page, views
+from panne.web.client import parse_networks, request_client
+from panne.web.worldmap import VIEWBOX, shapes
+
+CSRF_COOKIE = "panne_csrf"
+PAGE_SIZE = 25
+LIVE_BLOCKS = ("live", "headline")  # template blocks a page's script may refresh alone
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "cache-control": "no-cache",
+}
+
+
+def make_env() -> Environment:
+    env = Environment(
+        loader=PackageLoader("panne.web", "templates"),
+        autoescape=select_autoescape(["html", "svg"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.newstyle_gettext = True  # type: ignore[attr-defined]
+    env.globals.update(
+        version=__version__, map_viewbox=VIEWBOX, map_shapes=shapes, country_name=country_name
+    )
+    env.filters["iso"] = iso_utc
+    env.filters["search_terms"] = views.search_terms
+    return env
+
+
+def lang_of(request: Request) -> str:
+    return i18n.choose(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language"))
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to return to, never another site (``//host`` or ``https://…``)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+class Pages:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.env = make_env()
+        self.trusted = parse_networks(node.settings.trusted_proxies)
+        self.sparks = views.SparkCache()
+
+    def render(self, request: Request, name: str, *, status: int = 200, **ctx: Any) -> HTMLResponse:
+        lang = lang_of(request)
+        tmpl = self.env.get_template(name)
+        context = {
+            **i18n.template_globals(lang),
+            "request": request,
+            "path": request.url.path,
+            "full_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            "now": self.node.clock.now(),
+            "catalog": self.node.catalog,
+            **ctx,
+        }
+        block = request.query_params.get("live")
+        if block and block in LIVE_BLOCKS and block in tmpl.blocks:
+            html = "".join(tmpl.blocks[block](tmpl.new_context(context)))
+        else:
+            html = tmpl.render(context)
+        response = HTMLResponse(html, status, headers=SECURITY_HEADERS)
+        response.headers["content-language"] = lang
+        return response
+
+    def not_found(self, request: Request, what: str) -> HTMLResponse:
+        return self.render(request, "not_found.html", status=404, what=what)
+
+    def service_or_none(self, slug: str) -> Service | None:
+        svc = self.node.catalog.services.get(slug)
+        return svc if svc is not None and svc.id is not None else None
+
+
+def build_router(node: Node) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    pages = Pages(node)
+
+    @router.get("/")
+    def home(request: Request, q: str = "") -> Response:
+        view = views.home(node, node.clock.now(), pages.sparks, q[:100])
+        if q and len(view.cards) == 1 and not request.query_params.get("live"):
+            return RedirectResponse(f"/services/{view.cards[0].service.slug}", 303)
+        return pages.render(request, "home.html", view=view)
+
+    @router.get("/services/{slug}")
+    def service(request: Request, slug: str, step: str = "15m") -> Response:
+        svc = pages.service_or_none(slug)
+        if svc is None:
+            return pages.not_found(request, slug)
+        step = step if step in views.CHART_STEPS else "15m"
+        view = views.service(node, svc, node.clock.now(), step, lang_of(request))
+        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
+        response = pages.render(
+            request,
+            "service.html",
+            view=view,
+            svc=svc,
+            csrf=token,
+            reported=request.query_params.get("reported"),
+        )
+        if request.cookies.get(CSRF_COOKIE) != token:
+            response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    @router.post("/services/{slug}/report")
+    async def report_form(request: Request, slug: str) -> Response:
+        """The report button without JavaScript: a same-site form post, then back to the page."""
+        svc = pages.service_or_none(slug)
+        if svc is None:
+            return pages.not_found(request, slug)
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        token = (form.get("csrf") or [""])[0]
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        origin = request.headers.get("origin")
+        same_origin = origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+        if not cookie or not secrets.compare_digest(token, cookie) or not same_origin:
+            return pages.render(request, "refused.html", status=403, service=svc)
+        problem = (form.get("problem") or [""])[0]
+        back = f"/services/{slug}"
+        if problem not in svc.problems:
+            return RedirectResponse(f"{back}?reported=choose#report", 303)
+        started = perf_counter()
+        try:
+            report = await node.ingestor.accept(
+                ReportIn(service=slug, problem=problem),
+                request_client(request, pages.trusted),
+                "web",
+            )
+        except IngestError as exc:
+            node.metrics.rejected(exc.status, exc.title)
+            outcome = "limited" if exc.status == 429 else "failed"
+            return RedirectResponse(f"{back}?reported={outcome}#report", 303)
+        node.metrics.accepted("web", 1, report.counted, perf_counter() - started)
+        return RedirectResponse(f"{back}?reported=ok#report", 303)
+
+    @router.get("/incidents")
+    def archive(
+        request: Request,
+        service: str = "",
+        group: str = "",
+        country: str = "",
+        since: str = "",
+        until: str = "",
+        page: int = 1,
+    ) -> Response:
+        cat = node.catalog
+        filters = {
+            "service": service if service in cat.services else "",
+            "group": group if group in cat.groups else "",
+            "country": country.upper() if country.upper() in COUNTRY_CODES else "",
+            "since": _date(since),
+            "until": _date(until),
+        }
+        page = max(page, 1)
+        records, total = incident_store.query(
+            node.engine,
+            service=filters["service"] or None,
+            group=filters["group"] or None,
+            country=filters["country"] or None,
+            start=_epoch(filters["since"]),
+            end=_epoch(filters["until"], end_of_day=True),
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+        )
+        pages_n = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+        query = "&".join(f"{k}={quote(v)}" for k, v in filters.items() if v)
+        return pages.render(
+            request,
+            "incidents.html",
+            incidents=records,
+            total=total,
+            page=page,
+            pages_n=pages_n,
+            filters=filters,
+            query=query,
+            countries=sorted(COUNTRY_CODES),
+        )
+
+    @router.get("/incidents/{incident_id}")
+    def incident(request: Request, incident_id: str) -> Response:
+        rec = incident_store.get(node.engine, incident_id)
+        if rec is None:
+            return pages.not_found(request, incident_id)
+        view = views.incident(node, rec, node.clock.now(), lang_of(request))
+        return pages.render(
+            request, "incident.html", view=view, inc=rec, base_url=node.settings.public_url()
+        )
+
+    @router.get("/map")
+    def world_map(request: Request, service: str = "") -> Response:
+        svc = pages.service_or_none(service) if service else None
+        view = views.world(node, svc, node.clock.now(), lang_of(request))
+        return pages.render(request, "map.html", view=view)
+
+    @router.get("/groups/{slug}")
+    def group(request: Request, slug: str) -> Response:
+        grp = node.catalog.groups.get(slug)
+        if grp is None:
+            return pages.not_found(request, slug)
+        members = [s for s in node.catalog.services.values() if s.group == slug]
+        now = node.clock.now()
+        recent, _ = incident_store.query(node.engine, group=slug, limit=10)
+        return pages.render(
+            request,
+            "group.html",
+            group=grp,
+            cards=views.cards(node, members, now, pages.sparks),
+            incidents=recent,
+        )
+
+    router.include_router(status_page.build_router(node, pages))
+    router.include_router(admin_pages.build_router(node, pages))
+
+    @router.get("/lang/{code}")
+    def switch_language(code: str, next: str = "/") -> Response:
+        response = RedirectResponse(safe_next(next), 303)
+        if code in i18n.LANGUAGES:
+            response.set_cookie(
+                i18n.COOKIE, code, max_age=365 * 86_400, samesite="lax", httponly=True
+            )
+        return response
+
+    return router
+
+
+def _date(text: str) -> str:
+    """An ISO date (YYYY-MM-DD) from a filter field, or "" when it is not one."""
+    try:
+        return date.fromisoformat(text).isoformat() if text else ""
+    except ValueError:
+        return ""
+
+
+def _epoch(day: str, *, end_of_day: bool = False) -> int | None:
+    if not day:
+        return None
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
+    return int(start + (86_400 if end_of_day else 0))

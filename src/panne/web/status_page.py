@@ -1,0 +1,173 @@
+"""Public status pages: a company's services (``/status/{group}``) or a chosen set of them
+(``/status?services=a,b``), as teams publish them: current state per component, a 90-day uptime
+bar, incidents with the operator's updates, planned maintenance, and history.
+
+Uptime is what panne measured, not what a vendor claims: the share of each UTC day that no
+detected incident of the service covered. Everything is read from stored incidents, operator
+updates and maintenance windows; nothing is kept for the page itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from panne.catalog import Service
+from panne.incidents import SEVERITIES
+from panne.status import STATES, ServiceStatus, all_statuses
+from panne.store import incidents as incident_store
+from panne.store import maintenance as maintenance_store
+from panne.store import status_updates as update_store
+from panne.store.incidents import IncidentRecord
+from panne.store.maintenance import Maintenance
+from panne.store.status_updates import StatusUpdate
+
+if TYPE_CHECKING:
+    from panne.node import Node
+    from panne.web.pages import Pages
+
+DAY = 86_400
+UPTIME_DAYS = 90
+HISTORY_DAYS = 30
+MAX_SERVICES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    start: int  # the UTC day's first second
+    uptime: float  # share of the day no incident covered, in [0, 1]
+    worst: str | None  # the most severe incident's severity that day, None when quiet
+    incidents: int
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    service: Service
+    status: ServiceStatus
+    days: list[Day]
+    uptime: float  # over all the days
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPageView:
+    title: str
+    components: list[Component]
+    state: str  # the worst component's
+    active: list[IncidentRecord]
+    history: list[IncidentRecord]
+    updates: dict[str, list[StatusUpdate]]
+    maintenance: list[Maintenance]  # current and upcoming
+
+
+def uptime_days(
+    incidents: Sequence[IncidentRecord], service: str, today: int, now: float, days: int
+) -> list[Day]:
+    """One :class:`Day` per UTC day, oldest first, ending with ``today`` (a day start)."""
+    spans = [
+        (i.started_at, i.ended_at if i.ended_at is not None else now, i.severity)
+        for i in incidents
+        if i.kind == "service" and i.service == service
+    ]
+    out = []
+    for k in range(days - 1, -1, -1):
+        start = today - k * DAY
+        end = min(start + DAY, now)
+        if end <= start:
+            out.append(Day(start, 1.0, None, 0))
+            continue
+        covered: list[tuple[float, float]] = []
+        worst = None
+        count = 0
+        for s, e, severity in spans:
+            lo, hi = max(s, start), min(e, end)
+            if lo < hi:
+                covered.append((lo, hi))
+                count += 1
+                if worst is None or SEVERITIES.index(severity) > SEVERITIES.index(worst):
+                    worst = severity
+        out.append(Day(start, 1.0 - _union(covered) / (end - start), worst, count))
+    return out
+
+
+def _union(spans: list[tuple[float, float]]) -> float:
+    """Seconds covered by possibly overlapping spans."""
+    total, reach = 0.0, float("-inf")
+    for lo, hi in sorted(spans):
+        if hi <= reach:
+            continue
+        total += hi - max(lo, reach)
+        reach = hi
+    return total
+
+
+def build(node: Node, title: str, services: list[Service], now: float) -> StatusPageView:
+    slugs = {s.slug for s in services}
+    today = int(now // DAY) * DAY
+    since = today - (UPTIME_DAYS - 1) * DAY
+    records, _ = incident_store.query(node.engine, start=since, limit=100_000)
+    mine = [
+        r for r in records if r.service in slugs or (r.kind == "group" and slugs & set(r.members))
+    ]
+    statuses = all_statuses(node.engine, {s.id: s.slug for s in services if s.id}, now)
+    components = []
+    for svc in services:
+        days = uptime_days(mine, svc.slug, today, now, UPTIME_DAYS)
+        uptime = sum(d.uptime for d in days) / len(days)
+        components.append(Component(svc, statuses[svc.slug], days, uptime))
+    # A group incident stands for its members: show it, not each child again.
+    grouped = {r.id for r in mine if r.kind == "group"}
+    shown = [r for r in mine if r.parent_id not in grouped]
+    active = [r for r in shown if r.status == "open"]
+    history = [
+        r for r in shown if r.status != "open" and (r.ended_at or 0) >= now - HISTORY_DAYS * DAY
+    ]
+    planned = [
+        m
+        for slug in sorted(slugs)
+        for m in maintenance_store.windows(node.engine, slug)
+        if m.ends_at > now
+    ]
+    updates = update_store.for_incidents(node.engine, [r.id for r in mine])
+    for r in mine:  # what was written on a member's incident shows on its company's
+        if r.parent_id in grouped and r.id in updates:
+            merged = updates.setdefault(r.parent_id, []) + updates[r.id]
+            updates[r.parent_id] = sorted(merged, key=lambda u: (u.created_at, u.id))
+    worst = max((c.status.state for c in components), key=STATES.index, default="normal")
+    return StatusPageView(
+        title=title,
+        components=components,
+        state=worst,
+        active=active,
+        history=history,
+        updates=updates,
+        maintenance=sorted(planned, key=lambda m: m.starts_at),
+    )
+
+
+def build_router(node: Node, pages: Pages) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/status/{group}")
+    def group_status(request: Request, group: str) -> Response:
+        grp = node.catalog.groups.get(group)
+        if grp is None:
+            return pages.not_found(request, group)
+        members = [s for s in node.catalog.services.values() if s.group == group]
+        view = build(node, grp.name, members, node.clock.now())
+        return pages.render(request, "status.html", view=view)
+
+    @router.get("/status")
+    def chosen_status(request: Request, services: str = "", title: str = "") -> Response:
+        cat = node.catalog
+        wanted = [cat.services[s] for s in dict.fromkeys(services.split(",")) if s in cat.services]
+        if not wanted:
+            return pages.not_found(request, services)
+        name = title[:100] or ", ".join(s.name for s in wanted[:3])
+        view = build(node, name, wanted[:MAX_SERVICES], node.clock.now())
+        return pages.render(request, "status.html", view=view)
+
+    return router

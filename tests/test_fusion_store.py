@@ -1,0 +1,155 @@
+"""Evidence gathered from the real store (SQLite and PostgreSQL) and served by the incident API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from tests.conftest import LiveServer
+from tests.web import incident_rows
+from tests.web.incident_rows import T0
+
+from panne.clock import ManualClock
+from panne.fusion_store import evidence_for, incident_services
+from panne.node import Node
+from panne.signals.probes import ErrorClass, ProbeResult, ProbeSpec
+from panne.signals.vendor_status import VendorIncident, VendorSource, VendorState
+from panne.store import migrate
+from panne.store import probes as probe_store
+from panne.store import vendor_status as vendor_store
+from panne.store.engine import make_engine
+from panne.store.incidents import IncidentRecord
+
+NOW = T0 + 1200  # twenty minutes into the outage
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+def meta_outage_signals(engine: Engine, *, vendor: bool = True) -> None:
+    """Facebook's DNS probe and web probe failing from 15:08 (the web one by timeout, as it
+    would when the name no longer resolves), Instagram's probe fine, and Meta's page down."""
+    specs = [
+        ProbeSpec("fb-dns", "facebook", "dns", "facebook.com"),
+        ProbeSpec("fb-web", "facebook", "http", "https://www.facebook.com/"),
+        ProbeSpec("ig-web", "instagram", "http", "https://www.instagram.com/"),
+    ]
+    probe_store.upsert_specs(engine, specs, now=T0 - 3600)
+    recorder = probe_store.ProbeRecorder(engine, specs)
+    results: list[ProbeResult] = []
+    for at in range(T0 - 1800, NOW, 60):
+        bad = at >= T0 - 120
+        failing: tuple[tuple[str, ErrorClass], ...] = (
+            ("fb-dns", "dns_failure"),
+            ("fb-web", "timeout"),
+        )
+        for pid, error in failing:
+            err = error if bad else None
+            results.append(ProbeResult(pid, at, not bad, 20.0, err, "NXDOMAIN" if bad else ""))
+        results.append(ProbeResult("ig-web", at, True, 30.0))
+    recorder(results)
+    if vendor:
+        vendor_store.upsert_source(
+            engine, VendorSource("facebook", "statuspage", "https://metastatus.com"), now=T0
+        )
+        incident = VendorIncident("Login issues", "investigating", "critical", "", T0 + 600, "")
+        vendor_store.record(
+            engine,
+            VendorState("facebook", "down", "Major outage", (incident,), T0 + 600),
+            now=T0 + 600,
+            etag=None,
+            last_modified=None,
+            failures=0,
+            next_poll_at=T0 + 720,
+        )
+
+
+def facebook_incident() -> IncidentRecord:
+    return IncidentRecord(
+        "inc-1", "service", "facebook", "meta", None, "open", "major", "Facebook", T0, T0 + 180,
+        None, 120.0, 8.0, [("US", 600), ("GB", 250)], {"login": 76.0}, [],
+    )  # fmt: skip
+
+
+def test_evidence_reads_probes_and_vendor_of_the_incident_window(engine: Engine) -> None:
+    meta_outage_signals(engine)
+    evidence = evidence_for(engine, facebook_incident(), NOW)
+    assert (evidence.start, evidence.end) == (T0 - 600, NOW)
+    by_id = {p.probe_id: p for p in evidence.probes}
+    assert set(by_id) == {"fb-dns", "fb-web"}  # Instagram's probe is another service's
+    dns = by_id["fb-dns"]
+    assert dns.state == "down" and dns.failures == {"dns_failure": 22}
+    assert dns.checks == 30 and dns.first_failure_at == T0 - 120
+    assert dns.down_seconds == NOW - (T0 - 120)
+    assert (dns.last_ok, dns.last_error) == (False, "dns_failure")
+    assert evidence.vendor is not None and evidence.vendor.incidents == ("Login issues",)
+    assert evidence.mentions is None
+    fusion = evidence.fuse()
+    assert fusion.confidence == "high"
+    assert fusion.signals == ["reports", "probes", "vendor"]
+    assert fusion.cause == "DNS resolution fails for facebook.com from this node"
+
+
+def test_a_resolved_incident_keeps_the_evidence_of_its_window(engine: Engine) -> None:
+    meta_outage_signals(engine, vendor=False)
+    rec = facebook_incident()
+    earlier = replace(rec, started_at=T0 - 1500, ended_at=T0 - 900)
+    evidence = evidence_for(engine, earlier, NOW)
+    assert all(not p.failing for p in evidence.probes)
+    assert evidence.vendor is None
+    assert evidence.fuse().confidence == "medium"  # strong reports alone
+
+
+def test_a_stale_vendor_page_is_no_evidence(engine: Engine) -> None:
+    vendor_store.upsert_source(
+        engine, VendorSource("facebook", "statuspage", "https://metastatus.com"), now=T0
+    )
+    vendor_store.record(
+        engine,
+        VendorState("facebook", "down", "Major outage", (), T0 - 7200, stale=True, error="timeout"),
+        now=T0 + 60,
+        etag=None,
+        last_modified=None,
+        failures=3,
+        next_poll_at=T0 + 600,
+    )
+    fusion = evidence_for(engine, facebook_incident(), NOW).fuse()
+    assert fusion.signals == ["reports"] and fusion.cause is None
+
+
+def test_a_group_incident_gathers_its_members(node: Node) -> None:
+    rec = incident_rows.store(node, "grp", kind="group", members=["facebook", "instagram"])
+    assert incident_services(rec) == ["facebook", "instagram"]
+    meta_outage_signals(node.engine)
+    evidence = evidence_for(node.engine, rec, NOW)
+    assert {p.probe_id for p in evidence.probes} == {"fb-dns", "fb-web", "ig-web"}
+    assert evidence.vendor is not None and evidence.vendor.name == "Meta"
+
+
+def test_the_incident_api_carries_the_evidence(
+    make_server: Callable[..., LiveServer], clock: ManualClock
+) -> None:
+    srv = make_server(rate_limit=False)
+    meta_outage_signals(srv.node.engine)
+    incident_rows.store(srv.node, "fb-1")
+    clock.set(NOW)
+    body = httpx.get(f"{srv.url}/api/v1/incidents/fb-1").json()
+    evidence = body["evidence"]
+    assert evidence["confidence"] == "high"
+    assert evidence["signals"] == ["reports", "probes", "vendor"]
+    assert evidence["cause"] == "DNS resolution fails for facebook.com from this node"
+    assert evidence["cause_fr"] == "La résolution DNS de facebook.com échoue depuis ce nœud"
+    dns = next(p for p in evidence["probes"] if p["id"] == "fb-dns")
+    assert (dns["state"], dns["failures"], dns["failing"]) == ("down", {"dns_failure": 22}, True)
+    assert evidence["vendor"]["state"] == "down"
+    assert evidence["vendor"]["incidents"] == ["Login issues"]
+    assert evidence["reports"] == {"peak_per_minute": 120.0, "peak_ratio": 8.0, "countries": 3}
+    assert evidence["mentions"] is None

@@ -1,0 +1,149 @@
+"""The admin pages in use: sign in with a trusted key, subscribe a webhook, see its deliveries,
+plan maintenance, write an update; and every way a form can be forged or a session misused."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from tests.web.conftest import Site, meta_outage_site
+
+from panne.store import keys
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    path = tmp_path_factory.mktemp("admin") / "panne.db"
+    with meta_outage_site(path, notify_allow_private=True) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[tuple[str, list[dict[str, object]]]]:
+    got: list[dict[str, object]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", got
+    server.shutdown()
+    server.server_close()
+
+
+SignIn = Callable[..., tuple[httpx.Client, str]]
+
+
+@pytest.fixture
+def sign_in(site: Site) -> Iterator[SignIn]:
+    """Sign in with a new key; the browser-like client keeps the session cookie."""
+    clients: list[httpx.Client] = []
+
+    def signed_in(trusted: bool = True) -> tuple[httpx.Client, str]:
+        _, plain = keys.create(site.node.engine, "ops", trusted=trusted, now_ms=0)
+        client = httpx.Client(base_url=site.url)
+        clients.append(client)
+        r = client.post("/admin/login", data={"key": plain})
+        if r.status_code != 303:
+            return client, ""
+        assert "httponly" in r.headers["set-cookie"].lower()
+        assert "samesite=strict" in r.headers["set-cookie"].lower()
+        match = re.search(r'name="token" value="([0-9a-f]+)"', client.get("/admin").text)
+        assert match is not None
+        return client, match.group(1)
+
+    yield signed_in
+    for client in clients:
+        client.close()
+
+
+def test_sign_in_needs_a_trusted_key(site: Site, sign_in: SignIn) -> None:
+    anonymous = httpx.get(f"{site.url}/admin")
+    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/admin/login"
+    assert httpx.post(f"{site.url}/admin/login", data={"key": "pk_nope"}).status_code == 403
+    untrusted, _ = sign_in(trusted=False)
+    assert untrusted.get("/admin").status_code == 303
+    client, token = sign_in()
+    page = client.get("/admin")
+    assert page.status_code == 200 and "Subscriptions" in page.text and token
+    forged = httpx.get(f"{site.url}/admin", cookies={"panne_admin": "1.9999999999.00"})
+    assert forged.status_code == 303  # a cookie not signed by this panne is no session
+
+
+def test_a_webhook_subscription_from_the_page_delivers_and_is_logged(
+    site: Site, receiver: tuple[str, list[dict[str, object]]], sign_in: SignIn
+) -> None:
+    url, got = receiver
+    client, token = sign_in()
+    form = {"token": token, "name": "noc", "groups": "meta", "channel": "webhook", "url": url}
+    r = client.post("/admin/subscriptions", data=form)
+    assert r.status_code == 201 and "Webhook secret, shown only now:" in r.text
+    bad = client.post("/admin/subscriptions", data={**form, "groups": "nope"})
+    assert bad.status_code == 422 and "no group &#39;nope&#39; in the catalog" in bad.text
+    site.node.notify_once()
+    assert got and any("Meta" in str(m.get("title", "")) for m in got)
+    log = client.get("/admin/deliveries").text
+    assert "delivered" in log
+    metrics = httpx.get(f"{site.url}/metrics").text
+    assert re.search(r'panne_notification_deliveries_total\{outcome="delivered"\} [1-9]', metrics)
+    assert client.get("/admin").text.count("<td>noc</td>") == 1
+
+
+def test_maintenance_and_updates_reach_the_status_page(site: Site, sign_in: SignIn) -> None:
+    client, token = sign_in()
+    planned = client.post(
+        "/admin/maintenance",
+        data={
+            "token": token,
+            "service": "whatsapp",
+            "starts_at": "2030-01-01T10:00",
+            "ends_at": "2030-01-01T12:00",
+            "title": "Database upgrade",
+        },
+    )
+    assert planned.status_code == 303 and planned.headers["location"] == "/admin?done=planned"
+    wrong = client.post(
+        "/admin/maintenance",
+        data={"token": token, "service": "whatsapp", "starts_at": "soon", "ends_at": "x"},
+    )
+    assert wrong.status_code == 422 and "not a date and time" in wrong.text
+    page = client.get("/admin").text
+    incident_id = re.search(r'action="/admin/incidents/([^/]+)/updates"', page)
+    assert incident_id is not None
+    done = client.post(
+        f"/admin/incidents/{incident_id.group(1)}/updates",
+        data={"token": token, "state": "monitoring", "body": "A fix is rolling out"},
+    )
+    assert done.status_code == 303
+    status = httpx.get(f"{site.url}/status/meta").text
+    assert "Database upgrade" in status and "A fix is rolling out" in status
+
+
+def test_forms_refuse_forgeries(site: Site, sign_in: SignIn) -> None:
+    client, token = sign_in()
+    form = {"token": token, "service": "steam", "starts_at": "2030-01-01T10:00"}
+    other_site = client.post(
+        "/admin/maintenance", data=form, headers={"origin": "https://evil.example"}
+    )
+    assert other_site.status_code == 403
+    no_token = client.post("/admin/maintenance", data={**form, "token": "0" * 64})
+    assert no_token.status_code == 403
+    no_session = httpx.post(f"{site.url}/admin/maintenance", data=form)
+    assert no_session.status_code == 403
+    _, other_token = sign_in()
+    assert other_token != token  # a form token belongs to one session
+    assert client.post("/admin/logout").status_code == 303
+    assert client.get("/admin").status_code == 303

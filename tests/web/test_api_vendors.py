@@ -1,0 +1,185 @@
+"""Vendors' status through the API of a real server: sources (admin), each service's vendor
+state (public) and the metrics, against a loopback page serving a recorded real Statuspage
+summary that the test degrades on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from tests.conftest import LiveServer
+from tests.signals.vendor_servers import (
+    SUMMARY,
+    Answer,
+    VendorServer,
+    summary_with,
+    threaded_vendor_server,
+)
+
+from panne.clock import ManualClock
+from panne.store import keys
+from panne.store import vendor_status as store
+
+Make = Any  # the make_server fixture's factory
+ADMIN = "/api/v1/admin/vendors"
+PATH = "/api/v2/summary.json"
+
+
+def client(srv: LiveServer, *, trusted: bool = True) -> httpx.Client:
+    _, plain = keys.create(srv.node.engine, "admin", trusted=trusted, now_ms=0)
+    return httpx.Client(
+        base_url=srv.url, headers={"Authorization": f"Bearer {plain}"}, trust_env=False
+    )
+
+
+@pytest.fixture
+def page() -> Iterator[VendorServer]:
+    with threaded_vendor_server() as srv:
+        srv.answers[PATH] = Answer(200, summary_with(components={"Canvas": "operational"}))
+        yield srv
+
+
+def body(page: VendorServer, **kw: object) -> dict[str, object]:
+    return {
+        "service": "discord",
+        "kind": "statuspage",
+        "url": page.url("/"),
+        "components": ["Canvas"],
+        "interval_seconds": 60,
+        **kw,
+    }
+
+
+def vendor(srv: LiveServer, slug: str = "discord") -> httpx.Response:
+    return httpx.get(f"{srv.url}/api/v1/services/{slug}/vendor", trust_env=False)
+
+
+def test_admin_vendor_routes_need_a_trusted_key(make_server: Make, page: VendorServer) -> None:
+    srv = make_server(vendor_allow_private=True)
+    none = httpx.post(srv.url + ADMIN, json=body(page), trust_env=False)
+    assert none.status_code == 401
+    assert none.headers["content-type"] == "application/problem+json"
+    with client(srv, trusted=False) as c:
+        assert c.post(ADMIN, json=body(page)).status_code == 403
+        assert c.get(ADMIN).status_code == 403
+        assert c.delete(f"{ADMIN}/discord").status_code == 403
+    with client(srv) as c:
+        assert c.get(ADMIN).json() == {"vendors": []}
+
+
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        ({"kind": "rss"}, "kind: must be one of statuspage, feed"),
+        ({"url": "ftp://x.example/feed"}, "url: must be an http or https URL"),
+        ({"interval_seconds": 5}, "interval_seconds: must be between 30 and 86400"),
+        ({"components": "Canvas"}, "components: must be a list"),
+        ({"colour": "red"}, "unknown field 'colour'"),
+        ({"service": "nope"}, "service: no service 'nope' in the catalog"),
+    ],
+)
+def test_a_bad_source_is_422(
+    make_server: Make, page: VendorServer, change: dict[str, object], detail: str
+) -> None:
+    srv = make_server(vendor_allow_private=True)
+    with client(srv) as c:
+        resp = c.post(ADMIN, json=body(page, **change))
+        assert resp.status_code == 422, resp.text
+        assert resp.headers["content-type"] == "application/problem+json"
+        assert detail in resp.json()["detail"]
+        assert c.get(ADMIN).json() == {"vendors": []}
+
+
+def test_a_private_page_is_refused_unless_allowed(make_server: Make, page: VendorServer) -> None:
+    srv = make_server()  # vendor_allow_private off, as in production
+    with client(srv) as c:
+        for url in (page.url("/"), "http://10.1.2.3/", "https://169.254.169.254/summary.json"):
+            resp = c.post(ADMIN, json=body(page, url=url))
+            assert resp.status_code == 422, resp.text
+            detail = resp.json()["detail"]
+            assert detail.startswith("url: ") and "vendor_allow_private" in detail
+        public = c.post(ADMIN, json=body(page, url="https://192.0.0.9:8443/"))
+        assert public.status_code == 201, public.text  # 192.0.0.9/32 is global (IANA)
+
+
+def test_vendor_source_lifecycle_up_warn_stale_deleted(
+    make_server: Make, page: VendorServer, clock: ManualClock
+) -> None:
+    srv = make_server(vendor_allow_private=True)
+    missing = vendor(srv)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert vendor(srv, "nope").status_code == 404
+    with client(srv) as c:
+        made = c.post(ADMIN, json=body(page))
+        assert made.status_code == 201, made.text
+        assert made.json()["status"]["state"] == "unknown"
+        assert vendor(srv).json()["state"] == "unknown"  # not read yet
+
+        [state] = srv.node.vendor_once()
+        assert state.state == "up"
+        shown = vendor(srv).json()
+        assert shown == {
+            "service": "discord",
+            "kind": "statuspage",
+            "url": page.url("/"),
+            "state": "up",
+            "description": "Operational",
+            "incidents": shown["incidents"],
+            "fetched_at": "2024-03-05T15:00:00Z",
+            "stale": False,
+            "error": None,
+        }
+
+        page.answers[PATH] = Answer(200, SUMMARY)  # as recorded: Canvas degraded, one incident
+        clock.advance(60)
+        srv.node.vendor_once()
+        warn = vendor(srv).json()
+        assert (warn["state"], warn["description"]) == ("warn", "Warn: Canvas")
+        assert warn["fetched_at"] == "2024-03-05T15:01:00Z"
+        [incident] = warn["incidents"]
+        assert incident["name"] and incident["updated_at"].endswith("Z")
+        events = store.load_events(srv.node.engine, service="discord")
+        assert [(e.from_state, e.to_state) for e in events] == [(None, "up"), ("up", "warn")]
+
+        page.answers[PATH] = Answer(500, b"oops")
+        clock.advance(60)
+        srv.node.vendor_once()
+        stale = vendor(srv).json()
+        assert (stale["state"], stale["stale"], stale["error"]) == ("warn", True, "HTTP 500")
+        assert stale["fetched_at"] == "2024-03-05T15:01:00Z"  # the last good read
+
+        metrics = httpx.get(f"{srv.url}/metrics", trust_env=False).text
+        assert 'panne_vendor_polls_total{outcome="ok"} 2.0' in metrics
+        assert 'panne_vendor_polls_total{outcome="error"} 1.0' in metrics
+        assert "panne_vendor_pages_stale 1.0" in metrics
+
+        [listed] = c.get(ADMIN).json()["vendors"]
+        assert (listed["service"], listed["failures"], listed["status"]["stale"]) == (
+            "discord",
+            1,
+            True,
+        )
+        replaced = c.post(ADMIN, json=body(page, interval_seconds=300))
+        assert replaced.status_code == 200 and replaced.json()["interval_seconds"] == 300
+
+        assert c.delete(f"{ADMIN}/discord").status_code == 204
+        assert c.delete(f"{ADMIN}/discord").status_code == 404
+        assert vendor(srv).status_code == 404
+        assert c.get(ADMIN).json() == {"vendors": []}
+        assert srv.node.vendor_once() == []
+        assert (
+            "panne_vendor_pages_stale 0.0" in httpx.get(f"{srv.url}/metrics", trust_env=False).text
+        )
+    assert len(store.load_events(srv.node.engine, service="discord")) == 3  # history stays
+
+
+def test_the_public_view_hides_credentials(make_server: Make, page: VendorServer) -> None:
+    srv = make_server(vendor_allow_private=True)
+    secret = page.url("/").replace("http://", "http://user:s3cret@")
+    with client(srv) as c:
+        assert c.post(ADMIN, json=body(page, url=secret)).status_code == 201
+        assert c.get(ADMIN).json()["vendors"][0]["url"] == secret  # admins see it whole
+    assert vendor(srv).json()["url"] == page.url("/")
