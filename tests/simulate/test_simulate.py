@@ -126,3 +126,13 @@ def test_corpus_spans_scales_and_labels(tmp_path: Path) -> None:
     with (tmp_path / "s.csv").open() as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["timestamp", "count"] and rows[1][0].endswith("Z")
+
+
+def test_several_series_share_one_csv_with_a_series_column(tmp_path: Path) -> None:
+    corpus = detection_corpus(n_series=3, weeks=2, seed=2)
+    write_csv(corpus, tmp_path / "many.csv")
+    with (tmp_path / "many.csv").open() as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["series", "timestamp", "count"]
+    assert {r[0] for r in rows[1:]} == {c.name for c in corpus}
+    assert len(rows) - 1 == sum(int((c.counts >= 0).sum()) for c in corpus)

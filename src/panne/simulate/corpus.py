@@ -128,12 +128,20 @@ def detection_corpus(n_series: int = 200, weeks: int = 4, seed: int = 0) -> list
     return [_one(k, rng, weeks) for k in range(n_series)]
 
 
-def write_csv(case: SeriesCase, path: Path) -> None:
-    """``timestamp,count`` in ISO 8601 UTC; gap minutes are left out, as a collector would."""
+def write_csv(cases: SeriesCase | list[SeriesCase], path: Path) -> None:
+    """``timestamp,count`` in ISO 8601 UTC, with a ``series`` column first when there are
+    several; gap minutes are left out, as a collector would. Several series are interleaved
+    minute by minute, as an export of many services' counts would be."""
+    many = isinstance(cases, list)
+    group = cases if isinstance(cases, list) else [cases]
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["timestamp", "count"])
-        for i, n in enumerate(case.counts):
-            if n >= 0:
-                at = datetime.fromtimestamp(case.start + i * case.step_seconds, tz=UTC)
-                w.writerow([at.strftime("%Y-%m-%dT%H:%M:%SZ"), int(n)])
+        w.writerow(["series", "timestamp", "count"] if many else ["timestamp", "count"])
+        width = max(len(c.counts) for c in group)
+        for i in range(width):
+            for c in group:
+                n = c.counts[i] if i < len(c.counts) else -1
+                if n >= 0:
+                    at = datetime.fromtimestamp(c.start + i * c.step_seconds, tz=UTC)
+                    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                    w.writerow([c.name, stamp, int(n)] if many else [stamp, int(n)])
