@@ -210,7 +210,7 @@ def main() -> None:
           f"{r['false_per_series_week']:.3f} |")  # fmt: skip
     print(f"| false alarms per series-week (country series) | "
           f"{part_false / max(part_weeks, 1e-9):.3f} | n/a |")  # fmt: skip
-    print(f"| weeks of a service with a false alarm in any of its countries, per week | "
+    print(f"| false alarms of a service's countries taken together, per service-week | "
           f"{a['false_parts_per_series_week']:.3f} | n/a |")  # fmt: skip
     print(f"| sharp: median / p90 delay (min) | {a['delay_median']:.0f} / {a['delay_p90']:.0f} "
           f"| {r['delay_median']:.0f} / {r['delay_p90']:.0f} |")  # fmt: skip
