@@ -7,8 +7,13 @@ from typing import Any
 import httpx
 import pytest
 from tests.conftest import LiveServer
+from tests.notify.conftest import Receiver
+from tests.web.incident_rows import T0, store
 
+from panne.clock import ManualClock
 from panne.store import keys
+from panne.store import notifications as notify_store
+from panne.store.incidents import IncidentEvent
 
 Make = Any  # the make_server fixture's factory
 
@@ -132,3 +137,90 @@ def test_maintenance_windows_are_planned_listed_and_cancelled(srv: LiveServer) -
         assert unknown.status_code == 422
         assert c.delete(f"/api/v1/admin/maintenance/{made.json()['id']}").status_code == 204
         assert c.get("/api/v1/admin/maintenance").json() == {"maintenance": []}
+
+
+TG_TOKEN = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+
+
+def test_reads_mask_credentials_the_creation_answer_echoes_them(srv: LiveServer) -> None:
+    telegram = f"tgram://123456789:{TG_TOKEN}/987654321"
+    mail = "mailtos://ops:Pa55w0rd@mail.example.org?to=oncall@example.org"
+    hook = "https://hooks.example.org/panne?key=s3cr3t-key"
+    with client(srv) as c:
+        made = c.post("/api/v1/admin/subscriptions", json={"name": "tg", "apprise_url": telegram})
+        assert made.status_code == 201 and made.json()["url"] == telegram
+        assert c.post(
+            "/api/v1/admin/subscriptions", json={"name": "mail", "apprise_url": mail}
+        ).is_success
+        signed = c.post("/api/v1/admin/subscriptions", json={"name": "hook", "webhook_url": hook})
+        assert signed.status_code == 201 and signed.json()["url"] == hook
+        listed = c.get("/api/v1/admin/subscriptions")
+    assert [s["url"] for s in listed.json()["subscriptions"]] == [
+        "tgram://1234****/****",
+        "mailtos://****@mail.example.org?to=****",
+        "https://hooks.example.org/panne?key=****",
+    ]
+    for secret in (TG_TOKEN, "987654321", "Pa55w0rd", "oncall", "s3cr3t-key"):
+        assert secret not in listed.text
+    with srv.node.engine.connect() as conn:  # the stored URL stays whole: delivery needs it
+        assert [s.url for s in notify_store.subscriptions_list(conn)] == [telegram, mail, hook]
+
+
+def test_a_reason_or_delivery_detail_quoting_the_url_is_scrubbed(srv: LiveServer) -> None:
+    hook = "https://ops:hunter22@hooks.example.org/panne?key=s3cr3t-key"
+    with client(srv) as c:
+        sub = c.post("/api/v1/admin/subscriptions", json={"name": "h", "webhook_url": hook}).json()
+        said = f"not an http(s) URL: {hook}"
+        with srv.node.engine.begin() as conn:
+            notify_store.disable(conn, sub["id"], said, 1000)
+            ev = IncidentEvent(1, "facebook-1", "opened", 1000, {})
+            notify_store.log(
+                conn, sub_id=sub["id"], ev=ev, kind="opened", attempt=1, at=1000, ok=False,
+                outcome="refused", detail=said,
+            )  # fmt: skip
+        masked = "not an http(s) URL: https://****@hooks.example.org/panne?key=****"
+        [listed] = c.get("/api/v1/admin/subscriptions").json()["subscriptions"]
+        assert listed["disabled_reason"] == masked
+        [row] = c.get("/api/v1/admin/deliveries").json()["deliveries"]
+        assert row["detail"] == masked
+
+
+def test_a_disabled_subscription_is_enabled_again_and_receives_again(
+    make_server: Make, receiver: Receiver, clock: ManualClock
+) -> None:
+    clock.set(T0 + 200)
+    srv: LiveServer = make_server(notify_allow_private=True)
+    with client(srv) as c:
+        sub = c.post(
+            "/api/v1/admin/subscriptions",
+            json={"name": "ops", "services": ["facebook"], "webhook_url": receiver.url + "?k=v1"},
+        ).json()
+        receiver.statuses = [410]
+        store(srv.node, "facebook-1")
+        srv.node.notify_once()
+        with srv.node.engine.begin() as conn:
+            notify_store.gave_up(conn, sub["id"], 1)  # failing as well
+        [gone] = c.get("/api/v1/admin/subscriptions").json()["subscriptions"]
+        assert gone["disabled_at"] is not None and "HTTP 410" in gone["disabled_reason"]
+        assert gone["failing"] is True and gone["consecutive_failures"] == 1
+
+        back = c.post(f"/api/v1/admin/subscriptions/{sub['id']}/enable")
+        assert back.status_code == 200, back.text
+        body = back.json()
+        assert (body["disabled_at"], body["disabled_reason"]) == (None, None)
+        assert (body["failing"], body["consecutive_failures"]) == (False, 0)
+        assert body["url"].endswith("/hook?k=****") and "secret" not in body
+        assert c.get("/api/v1/admin/subscriptions").json()["subscriptions"] == [body]
+
+        store(srv.node, "facebook-2", started_at=T0 + 60)
+        clock.advance(600)
+        srv.node.notify_once()
+        assert [r.json()["incident_id"] for r in receiver.received] == ["facebook-2"]
+
+        unknown = c.post("/api/v1/admin/subscriptions/999/enable")
+        assert unknown.status_code == 404
+        assert unknown.headers["content-type"] == "application/problem+json"
+        assert unknown.json()["detail"] == "no subscription 999"
+    with client(srv, trusted=False) as c:
+        assert c.post(f"/api/v1/admin/subscriptions/{sub['id']}/enable").status_code == 403
+    assert httpx.post(f"{srv.url}/api/v1/admin/subscriptions/1/enable").status_code == 401

@@ -14,6 +14,7 @@ import pytest
 from tests.web.conftest import Site, meta_outage_site
 
 from panne.store import keys
+from panne.store import notifications as notification_store
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +148,47 @@ def test_forms_refuse_forgeries(site: Site, sign_in: SignIn) -> None:
     assert other_token != token  # a form token belongs to one session
     assert client.post("/admin/logout").status_code == 303
     assert client.get("/admin").status_code == 303
+
+
+def test_urls_are_masked_and_a_disabled_subscription_can_be_enabled_again(
+    site: Site, sign_in: SignIn
+) -> None:
+    client, token = sign_in()
+    telegram = "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/987654321"
+    form = {
+        "token": token,
+        "name": "telegram-noc",
+        "services": "steam",  # not in the outage: nothing is sent to Telegram from a test
+        "min_severity": "critical",
+        "channel": "apprise",
+        "url": telegram,
+    }
+    assert client.post("/admin/subscriptions", data=form).status_code == 201
+    page = client.get("/admin").text
+    assert "apprise: tgram://1234****/****" in page
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in page and "987654321" not in page
+    with site.node.engine.connect() as conn:
+        [sub] = [s for s in notification_store.subscriptions_list(conn) if s.name == "telegram-noc"]
+    enable = f'action="/admin/subscriptions/{sub.id}/enable"'
+    assert enable not in page  # healthy: nothing to enable
+
+    with site.node.engine.begin() as conn:
+        notification_store.disable(conn, sub.id, f"Apprise refused {telegram}", 1000)
+    page = client.get("/admin").text
+    assert enable in page and "Enable again" in page
+    assert "Apprise refused tgram://1234****/****" in page and "AAHdq" not in page
+    french = client.get("/admin", headers={"accept-language": "fr"}).text
+    assert "Réactiver" in french
+
+    assert client.post(f"/admin/subscriptions/{sub.id}/enable", data={}).status_code == 403
+    done = client.post(f"/admin/subscriptions/{sub.id}/enable", data={"token": token})
+    assert done.status_code == 303 and done.headers["location"] == "/admin?done=enabled"
+    page = client.get("/admin?done=enabled").text
+    assert "Subscription enabled again." in page and enable not in page
+    with site.node.engine.connect() as conn:
+        after = notification_store.get_subscription(conn, sub.id)
+    assert after is not None and after.disabled_at is None and after.disabled_reason is None
+    unknown = client.post("/admin/subscriptions/99999/enable", data={"token": token})
+    assert unknown.status_code == 404 and "no subscription 99999" in unknown.text
+    gone = client.post(f"/admin/subscriptions/{sub.id}/delete", data={"token": token})
+    assert gone.status_code == 303

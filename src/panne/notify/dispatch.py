@@ -28,6 +28,7 @@ from panne.config import Settings
 from panne.notify import rules
 from panne.notify.channels import Channel, DeliveryError, channel_for
 from panne.notify.messages import Message, compose
+from panne.notify.redact import scrub
 from panne.store import incidents as incident_store
 from panne.store import maintenance as maintenance_store
 from panne.store import notifications as store
@@ -225,7 +226,8 @@ class Dispatcher:
             if error.permanent:
                 record("refused", error.detail)
                 store.disable(conn, sub.id, error.detail, at)
-                log.warning("subscription %d disabled: %s", sub.id, error.detail)
+                why = scrub(error.detail, sub.url, webhook=sub.channel == "webhook")
+                log.warning("subscription %d disabled: %s", sub.id, why)
             elif attempt >= MAX_ATTEMPTS:
                 record("gave_up", error.detail)
                 store.finish(conn, job.id)

@@ -157,6 +157,18 @@ def disable(conn: Connection, sub_id: int, reason: str, now: int) -> None:
     conn.execute(delete(notification_queue).where(notification_queue.c.subscription_id == sub_id))
 
 
+def enable(conn: Connection, sub_id: int) -> bool:
+    """An operator's way back from :func:`disable` or :func:`gave_up`: send again, with a clean
+    failure count. False if there is no such subscription. Events claimed while it was disabled
+    are not replayed."""
+    done = conn.execute(
+        update(subscriptions)
+        .where(subscriptions.c.id == sub_id)
+        .values(disabled_at=None, disabled_reason=None, consecutive_failures=0, failing=False)
+    )
+    return done.rowcount == 1
+
+
 # -- events and the outbox ---------------------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
@@ -14,13 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from panne.node import Node
 from panne.notify.channels import address_refusal, apprise_url_ok
+from panne.notify.redact import mask_url, scrub
 from panne.signals.countries import COUNTRY_CODES
 from panne.store import incidents as incident_store
 from panne.store import maintenance as maintenance_store
 from panne.store import notifications as store
 from panne.store import status_updates as update_store
 from panne.store.maintenance import Maintenance
-from panne.store.notifications import Subscription
+from panne.store.notifications import Delivery, Subscription
 from panne.store.status_updates import StatusUpdate, UpdateState
 from panne.web.problems import ProblemError
 
@@ -125,6 +128,43 @@ def subscribe(node: Node, body: SubscriptionIn) -> Subscription:
             created_at=int(node.clock.now()),
         ),
     )
+
+
+def enable(node: Node, sub_id: int) -> Subscription:
+    """Send to a disabled or failing subscription again; 404 for an unknown one."""
+    with node.engine.begin() as conn:
+        found = store.enable(conn, sub_id)
+        sub = store.get_subscription(conn, sub_id) if found else None
+    if sub is None:
+        raise ProblemError(404, f"no subscription {sub_id}")
+    return sub
+
+
+def shown(sub: Subscription) -> Subscription:
+    """A subscription as every read shows it after creation: its URL masked
+    (:func:`panne.notify.redact.mask_url`), no secret, and the URL's credentials scrubbed from
+    the reason it was disabled. Only the answer that created it shows the URL whole."""
+    webhook = sub.channel == "webhook"
+    reason = sub.disabled_reason
+    return replace(
+        sub,
+        url=mask_url(sub.url, webhook=webhook),
+        secret=None,
+        disabled_reason=None if reason is None else scrub(reason, sub.url, webhook=webhook),
+    )
+
+
+def shown_deliveries(rows: Iterable[Delivery], subs: Iterable[Subscription]) -> list[Delivery]:
+    """Delivery-log rows whose detail (an error may quote the URL) is scrubbed of their
+    subscription's URL; a deleted subscription's rows are left as they are."""
+    by_id = {s.id: s for s in subs}
+    out = []
+    for d in rows:
+        sub = by_id.get(d.subscription_id)
+        if sub is not None and d.detail:
+            d = replace(d, detail=scrub(d.detail, sub.url, webhook=sub.channel == "webhook"))
+        out.append(d)
+    return out
 
 
 def plan_maintenance(node: Node, body: MaintenanceIn) -> Maintenance:

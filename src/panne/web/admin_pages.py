@@ -68,10 +68,12 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
             status=status,
             key=who[0],
             form_token=session.form_token(node.engine, who[1]),
-            subscriptions=subs,
+            subscriptions=[actions.shown(s) for s in subs],
             maintenance=[m for m in maintenance_store.windows(node.engine) if m.ends_at > now],
             incidents=open_incidents,
-            deliveries=notification_store.deliveries_list(node.engine, limit=20),
+            deliveries=actions.shown_deliveries(
+                notification_store.deliveries_list(node.engine, limit=20), subs
+            ),
             now_local=datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M"),
             **ctx,
         )
@@ -174,6 +176,14 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
 
         return await act(request, do)
 
+    @router.post("/subscriptions/{sub_id}/enable")
+    async def enable(request: Request, sub_id: int) -> Response:
+        def do(_: Session, __: dict[str, list[str]]) -> str:
+            actions.enable(node, sub_id)
+            return "enabled"
+
+        return await act(request, do)
+
     @router.post("/maintenance")
     async def maintenance(request: Request) -> Response:
         def do(_: Session, form: dict[str, list[str]]) -> str:
@@ -216,6 +226,13 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
         if who is None:
             return RedirectResponse("/admin/login", 303)
         rows = notification_store.deliveries_list(node.engine, subscription, limit=200)
-        return pages.render(request, "admin_deliveries.html", deliveries=rows, sub=subscription)
+        with node.engine.connect() as conn:
+            subs = notification_store.subscriptions_list(conn)
+        return pages.render(
+            request,
+            "admin_deliveries.html",
+            deliveries=actions.shown_deliveries(rows, subs),
+            sub=subscription,
+        )
 
     return router

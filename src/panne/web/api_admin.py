@@ -4,6 +4,9 @@ operators' updates on incidents.
 Every route needs ``Authorization: Bearer KEY`` with a live key created with ``--trusted``
 (``panne apikey create NAME --trusted``): a key that only submits reports cannot redirect
 alerts. 401 without a key, 403 with an unknown, revoked or untrusted one.
+
+A subscription's URL is shown whole only in the answer that created it; every read masks its
+credentials (:func:`panne.web.admin_actions.shown`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from panne.web.problems import ProblemError
 
 
 def subscription_json(sub: Subscription, *, secret: str | None = None) -> dict[str, Any]:
-    """A subscription; its webhook secret only once, in the answer that created it."""
+    """A subscription; its webhook secret only once, in the answer that created it. Pass it
+    through :func:`~panne.web.admin_actions.shown` first everywhere else."""
     out: dict[str, Any] = {
         "id": sub.id,
         "name": sub.name,
@@ -88,7 +92,13 @@ def build_router(node: Node) -> APIRouter:
     def list_subscriptions() -> dict[str, Any]:
         with node.engine.connect() as conn:
             subs = store.subscriptions_list(conn)
-        return {"subscriptions": [subscription_json(s) for s in subs]}
+        return {"subscriptions": [subscription_json(actions.shown(s)) for s in subs]}
+
+    @router.post(
+        "/subscriptions/{sub_id}/enable", summary="Send to a disabled or failing subscription again"
+    )
+    def enable_subscription(sub_id: int) -> dict[str, Any]:
+        return subscription_json(actions.shown(actions.enable(node, sub_id)))
 
     @router.delete("/subscriptions/{sub_id}", status_code=204, summary="Unsubscribe")
     def delete_subscription(sub_id: int) -> Response:
@@ -102,7 +112,9 @@ def build_router(node: Node) -> APIRouter:
         limit: int = Query(100, ge=1, le=1000),
     ) -> dict[str, Any]:
         rows = store.deliveries_list(node.engine, subscription, limit)
-        return {"deliveries": [delivery_json(d) for d in rows]}
+        with node.engine.connect() as conn:
+            subs = store.subscriptions_list(conn)
+        return {"deliveries": [delivery_json(d) for d in actions.shown_deliveries(rows, subs)]}
 
     @router.post("/maintenance", status_code=201, summary="Plan a maintenance window")
     def create_maintenance(body: MaintenanceIn) -> dict[str, Any]:
