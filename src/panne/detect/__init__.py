@@ -3,6 +3,7 @@
 :class:`SeasonalBank` judges totals (a service's reports), :class:`ShareBank` judges parts of a
 total (a country, a problem); :class:`Detector` is one series' view of the same code for those
 who feed a single series. Pure: no I/O, no clock; state saves to and loads from plain dicts.
+The banks keep their state in numpy arrays; the step itself is compiled (:mod:`.kernels`).
 """
 
 from panne.detect.detector import Detector, Judgement

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from panne.detect.seasonal import WARM_UP_MINUTES
+from panne.detect import kernels
+from panne.detect.kernels import HOURS
+from panne.detect.kernels import SHARE_VISITS as SHARE_VISITS
 from panne.detect.test import TestParams
-from panne.detect.windows import Judgements, Windows, learn_dispersion
+from panne.detect.windows import Judgements, Windows, counts, judgements, outputs
 
-HOURS = 24
-SHARE_VISITS = 180.0  # time constant of an hour's share, in minutes of that hour: three days
 PRIOR_INV_K = 0.15
 MIN_SEEN = 1440  # a part alerts only once it has seen a day: its hours' shares are noisy before
 
@@ -31,90 +31,61 @@ class ShareBank:
     def __init__(self, parent: np.ndarray, test: TestParams | None = None):
         n = len(parent)
         self.parent = np.asarray(parent, dtype=np.int64)
+        self._n_parents = int(self.parent.max(initial=-1)) + 1  # how many the parts refer to
         self.windows = Windows(n, test or TestParams(), min_seen=MIN_SEEN)
         self.part = np.zeros((n, HOURS))  # running mean of the part's count, per hour
         self.whole = np.zeros((n, HOURS))  # the parent's, over the same minutes
         self.inv_k = np.full(n, PRIOR_INV_K)
-        self._warm = False  # every part past its warm-up (a shortcut for the step, not state)
 
     def grow(self, parents: np.ndarray) -> None:
         k = len(parents)
         self.parent = np.concatenate([self.parent, np.asarray(parents, dtype=np.int64)])
+        self._n_parents = int(self.parent.max(initial=-1)) + 1
         self.windows.grow(k)
         self.part = np.vstack([self.part, np.zeros((k, HOURS))])
         self.whole = np.vstack([self.whole, np.zeros((k, HOURS))])
         self.inv_k = np.concatenate([self.inv_k, np.full(k, PRIOR_INV_K)])
-        self._warm = False
 
     def share(self, minute: int) -> np.ndarray:
-        return self._share((minute // 3600) % HOURS)[0]
-
-    def _share(self, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The share for hour ``h``; the parts that have not seen it (rows), their overall
-        share and their parent's total over all hours."""
-        share = self.part[:, h] / np.maximum(self.whole[:, h], 1e-9)
-        unseen = np.flatnonzero(self.whole[:, h] <= 0)
-        if not unseen.size:
-            return share, unseen, share[:0], share[:0]
-        whole = self.whole[unseen].sum(axis=1)
-        overall = self.part[unseen].sum(axis=1) / np.maximum(whole, 1e-9)
-        share[unseen] = overall  # an unseen hour: the overall share
-        return share, unseen, overall, whole
+        out = np.empty(len(self.parent))
+        kernels.share_now(int(minute), self.part, self.whole, out)
+        return out
 
     def step(
         self, minute: int, x: np.ndarray, totals: np.ndarray, parent: Judgements
     ) -> Judgements:
         """Judge parts ``x`` of the parents' counts ``totals`` for a finished minute."""
-        # A part is anomalous when it is over-represented, not when its whole service is busy
-        # (a news story, a global outage): when the rest of the service surges too, the level
-        # it implies for the total replaces the expected one.
-        h = (minute // 3600) % HOURS
-        share, unseen, overall, whole_sum = self._share(h)
-        has_x = x == x  # not NaN
-        has_total = totals == totals
-        complete = bool(has_x.all()) and bool(has_total.all())
-        if complete:
-            rest = totals[self.parent] - x
-        else:
-            rest = np.where(has_total, totals, 0.0)[self.parent] - np.where(has_x, x, 0.0)
-        implied = rest / np.maximum(1.0 - share, 0.05)
-        mu = share * np.maximum(parent.expected[self.parent], implied)
-        judged = self.windows.evaluate(minute, x, mu, self.inv_k, commit=True)
-        t = totals[self.parent]
-        seen = self.windows.seen
-        learn = ~judged.candidate & ~parent.candidate[self.parent]  # calm
-        if not self._warm:
-            learn |= seen < WARM_UP_MINUTES
-        if not complete:
-            learn &= has_x & has_total[self.parent]
-        xv = np.where(learn, x, 0.0)
-        tv = np.where(learn, t, 0.0)
-        part, whole = self.part[:, h], self.whole[:, h]
-        if unseen.size:  # a part's first minute of this hour
-            first = np.full(len(x), 1.0 / SHARE_VISITS)
-            first[unseen] = 1.0
-            rate: np.ndarray | float = first
-            seeded = whole_sum > 0  # a new hour starts from the overall share
-            xv[unseen[seeded]] = overall[seeded] * tv[unseen[seeded]]
-        else:
-            rate = 1.0 / SHARE_VISITS
-        self.part[:, h] = np.where(learn, part + rate * (xv - part), part)
-        self.whole[:, h] = np.where(learn, whole + rate * (tv - whole), whole)
-        self.inv_k = learn_dispersion(
-            self.inv_k, xv, mu, learn if self._warm else learn & (seen > 0), 1 / 2880
-        )
-        self.windows.seen = seen + learn
-        if not self._warm:
-            self._warm = len(x) > 0 and bool(self.windows.seen.min() >= WARM_UP_MINUTES)
-        return judged
+        x = counts(x, len(self.parent))
+        totals = self._of_parents(totals, np.float64)
+        expected = self._of_parents(parent.expected, np.float64)
+        flagged = self._of_parents(parent.candidate, np.bool_)
+        out = outputs(x.shape)
+        missing = kernels.share_step(
+            int(minute), x, totals, self.parent, expected, flagged, self.part, self.whole,
+            self.inv_k, *self.windows.kernel_args, *out,
+        )  # fmt: skip
+        self.windows.advance(1)
+        return judgements(x, out, missing)
 
     def peek(
         self, minute: int, x_so_far: np.ndarray, parent: Judgements, fraction: float
     ) -> Judgements:
-        mu = self.share(minute) * parent.expected[self.parent]
-        return self.windows.evaluate(
-            minute, x_so_far, mu, self.inv_k, commit=False, fraction=max(fraction, 1e-3)
-        )
+        x = counts(x_so_far, len(self.parent))
+        expected = self._of_parents(parent.expected, np.float64)
+        out = outputs(x.shape)
+        missing = kernels.share_peek(
+            int(minute), x, max(fraction, 1e-3), self.parent, expected, self.part, self.whole,
+            self.inv_k, *self.windows.kernel_args, *out,
+        )  # fmt: skip
+        return judgements(x, out, missing)
+
+    def _of_parents(self, a: np.ndarray, dtype: type) -> np.ndarray:
+        """One of the parents' arrays as the kernels read it, checked: they do not check
+        bounds."""
+        out: np.ndarray = np.ascontiguousarray(a, dtype=dtype)
+        if len(out) < self._n_parents:
+            raise ValueError(f"parts refer to {self._n_parents} parents, got {len(out)}")
+        return out
 
     def state_of(self, i: int) -> dict[str, Any]:
         return {
@@ -129,4 +100,3 @@ class ShareBank:
         self.whole[i] = state["whole"]
         self.inv_k[i] = state["inv_k"]
         self.windows.load(i, state)
-        self._warm = False

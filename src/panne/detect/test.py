@@ -12,6 +12,9 @@ alert on a fourth. And it must persist: a media story sends two to four times th
 for two to four minutes, so a moderate excess alerts only after ``persist_minutes``; a strong
 one (a clear multiple, a vanishing p-value) alerts at once, which is what catches a sharp outage
 within a minute or two.
+
+The test runs in the compiled step (:mod:`panne.detect.kernels`); here are its settings, the
+score, and the tail probability for arrays.
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betainc
+
+from panne.detect import kernels
 
 SCORE_DECADES = 12.0  # p = 1e-12 scores 1
 
 
 @dataclass(frozen=True)
 class TestParams:
+    """The kernels read these fields in this order (see panne.detect.kernels)."""
+
     candidate_p: float = 1e-5  # a minute is a candidate below this p-value ...
     min_ratio: float = 3.0  # ... with at least this multiple of the expected count ...
     min_excess: float = 5.0  # ... and at least this many extra reports in the window
@@ -36,46 +42,22 @@ class TestParams:
 
 
 def tail_p(observed: np.ndarray, expected: np.ndarray, inv_k: np.ndarray) -> np.ndarray:
-    """P(X ≥ observed) for X negative binomial with mean ``expected`` and 1/size ``inv_k``.
-
-    Computed only where the count exceeds its expectation, 1 elsewhere: a count at or below
-    what is usual carries no evidence of an outage, and the incomplete beta function is the
-    detector's most expensive step.
-    """
-    mean = np.maximum(expected, 1e-6)
-    out: np.ndarray = np.ones_like(mean)
-    above = np.flatnonzero(observed > mean)  # flat indices, shapes may be (windows, series)
-    if above.size:
-        m = mean.take(above)
-        size = 1.0 / np.maximum(inv_k.take(above), 1e-6)
-        q = m / (m + size)  # failure probability: P(X ≥ k) = I_q(k, size)
-        p = betainc(observed.take(above), size, q)
-        out.put(above, np.where(p != p, 1.0, p))  # NaN: no evidence
-    return out
-
-
-def score_of(p: np.ndarray) -> np.ndarray:
-    out: np.ndarray = np.clip(-np.log10(np.maximum(p, 1e-300)) / SCORE_DECADES, 0.0, 1.0)
-    return out
-
-
-def judge(
-    observed: np.ndarray,
-    expected: np.ndarray,
-    inv_k: np.ndarray,
-    cold: np.ndarray,
-    params: TestParams,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(p-value, candidate, strong) for windows of counts against their expectations."""
-    p = tail_p(observed, expected, inv_k)
-    candidate = p <= params.candidate_p
-    if not candidate.any():  # the usual minute: nothing is even close
-        return p, candidate, np.zeros_like(candidate)
-    ratio = observed / np.maximum(expected, 1e-3)
-    factor = np.where(cold, 2.0, 1.0) if cold.any() else 1.0  # stricter before a day of history
-    material = (ratio >= params.min_ratio * factor) & (
-        observed - expected >= params.min_excess * factor
+    """P(X ≥ observed) for X negative binomial with mean ``expected`` and 1/size ``inv_k``:
+    the kernels' tail (:func:`panne.detect.kernels.tail_p`), for arrays."""
+    o, e, k = (
+        np.array(a, dtype=np.float64) for a in np.broadcast_arrays(observed, expected, inv_k)
     )
-    candidate &= material
-    strong = candidate & (p <= params.strong_p) & (ratio >= params.strong_ratio * factor)
-    return p, candidate, strong
+    out = np.empty(o.shape)
+    kernels.tail_ps(o.ravel(), e.ravel(), k.ravel(), out.reshape(-1))
+    return out
+
+
+def score_of(p: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """-log10(p) / SCORE_DECADES, clipped to [0, 1]; into ``out`` if given (it may be ``p``:
+    a backtest's p-values take as much memory as its counts)."""
+    score: np.ndarray = np.maximum(p, 1e-300, out=out)
+    np.log10(score, out=score)
+    np.negative(score, out=score)
+    np.divide(score, SCORE_DECADES, out=score)
+    np.clip(score, 0.0, 1.0, out=score)
+    return score
