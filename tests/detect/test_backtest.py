@@ -72,6 +72,9 @@ def test_many_series_in_one_file(tmp_path: Path) -> None:
           ("2024-05-06T00:02:30Z", "2")], ("timestamp", "count"), "row 4: irregular step"),
         ([("2024-05-06T00:00:00Z", "-1")], ("timestamp", "count"), "row 2: count"),
         ([("2024-05-06T00:00:00Z", "many")], ("timestamp", "count"), "not a number"),
+        ([("2024-05-06T00:00:00Z", "1", "x")], ("timestamp", "count"),
+         "row 2: 3 fields, the header has 2"),
+        ([("a\nb", "2024-05-06T00:00:00Z", "1")], ("s", "timestamp", "count"), "line break"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_clear_line(
@@ -80,6 +83,18 @@ def test_bad_input_is_one_clear_line(
     src = write(tmp_path / "in.csv", rows, header)
     with pytest.raises(BacktestError, match=message):
         run_backtest(src, tmp_path / "out.csv")
+
+
+def test_quoted_fields_and_blank_lines_are_read_as_csv(tmp_path: Path) -> None:
+    rows = series(1, 3, 2 * 1440 + 100, "Meta, Inc.") + series(1, 3, None, 'say "hi"')
+    src = write(tmp_path / "in.csv", rows, ("service", "timestamp", "count"))
+    src.write_text(src.read_text().replace("\r\n", "\r\n\r\n", 5))  # blank lines: skipped
+    result = run_backtest(src, tmp_path / "out.csv", series_column="service")
+    assert [i.series for i in result.incidents] == ["Meta, Inc."]
+    with (tmp_path / "out.csv").open(newline="") as f:
+        out = list(csv.reader(f))
+    assert out[0] == ["service", "timestamp", "count", "expected", "score", "alert"]
+    assert [r[:3] for r in out[1:]] == [list(r) for r in rows]
 
 
 def test_cli_prints_incidents_and_refuses_bad_files(tmp_path: Path) -> None:
