@@ -47,6 +47,40 @@ def test_sharp_outage_caught_within_two_minutes_and_stays_caught(base: float) ->
     assert not any(alerts[onset + 140 : onset + 400])
 
 
+def test_a_fourteen_hour_outage_is_caught_until_it_ends() -> None:
+    counts = seasonal(np.random.default_rng(11), 40.0, 10)
+    onset = 8 * DAY + 8 * 60  # as long as the longest on record (Facebook, March 2019)
+    counts[onset : onset + 14 * 60] = counts[onset : onset + 14 * 60] * 8 + 5
+    alerts = run(counts)
+    assert sum(alerts[onset : onset + 14 * 60]) > 14 * 60 - 10
+    assert not any(alerts[onset + 14 * 60 + 20 : onset + 16 * 60])
+
+
+def test_a_level_unusual_for_a_day_becomes_the_new_normal() -> None:
+    counts = seasonal(np.random.default_rng(12), 10.0, 12)
+    shift = 7 * DAY + 600  # six times the reports from here on: a launch, not an outage
+    counts[shift:] = seasonal(np.random.default_rng(13), 60.0, 12)[shift:]
+    alerts = run(counts)
+    assert sum(alerts[shift : shift + DAY]) > DAY - 10  # a day is still an outage ...
+    assert sum(alerts[shift + DAY + 15 :]) <= 3  # ... then it is the usual level
+
+
+def test_a_share_unusual_for_a_day_becomes_the_new_normal() -> None:
+    rng = np.random.default_rng(14)
+    minutes = 12 * DAY
+    parts = np.stack([seasonal(rng, 200.0 * s, 12) for s in (0.6, 0.35, 0.05)])
+    shift = 7 * DAY + 600  # the small country's reports quintuple for good: the service grew there
+    parts[2, shift:] *= 5
+    totals = parts.sum(axis=0)
+    bank, share = SeasonalBank(1), ShareBank(np.zeros(3, dtype=np.int64))
+    alerts = np.zeros(minutes, dtype=bool)
+    for i in range(minutes):
+        j = bank.step(T0 + 60 * i, totals[i : i + 1])
+        alerts[i] = share.step(T0 + 60 * i, parts[:, i], totals[i : i + 1], j).alert[2]
+    assert alerts[shift : shift + DAY].sum() > DAY - 200  # flickers, so it takes longer ...
+    assert alerts[shift + 2 * DAY :].sum() <= 3  # ... but not for ever
+
+
 def test_media_burst_is_not_an_outage() -> None:
     counts = seasonal(np.random.default_rng(3), 50.0, 9)
     b = 8 * DAY + 18 * 60

@@ -16,6 +16,7 @@ from scipy.special import betainc
 
 from panne.detect import Judgements, SeasonalBank, ShareBank
 from panne.detect import test as detect_test
+from panne.detect.kernels import SHIFT_DECAY, SHIFT_MINUTES
 from panne.detect.seasonal import SLOT_SECONDS, SLOTS, WARM_UP_MINUTES, BaselineParams
 from panne.detect.share import HOURS, MIN_SEEN, PRIOR_INV_K, SHARE_VISITS
 from panne.detect.test import SCORE_DECADES
@@ -62,6 +63,7 @@ class PlainWindows:
         self.ring_mu = np.full((n, 14), np.nan)
         self.pos = 0
         self.streak = np.zeros(n, dtype=np.int32)
+        self.unusual = np.zeros(n, dtype=np.int32)
         self.seen = np.zeros(n, dtype=np.int64)
         self.last = np.full(n, -1, dtype=np.int64)
 
@@ -93,6 +95,9 @@ class PlainWindows:
             self.ring_mu[:, self.pos] = mu
             self.pos = (self.pos + 1) % self.size
             self.streak = np.where(valid, streak, self.streak)
+            down = np.maximum(self.unusual - SHIFT_DECAY, 0)
+            self.unusual = np.where(valid, np.where(candidate | alert, self.unusual + 1, down),
+                                    self.unusual)  # fmt: skip
             self.last = np.where(valid, minute, self.last)
         score = np.clip(-np.log10(np.maximum(p, 1e-300)) / SCORE_DECADES, 0.0, 1.0)
         return Judgements(mu, np.where(valid, score, 0.0), alert, candidate | alert)
@@ -122,6 +127,9 @@ class PlainSeasonal:
     def step(self, minute: int, x: np.ndarray) -> Judgements:
         mu = self.expected(minute)
         judged = self.windows.evaluate(minute, x, mu, self.inv_k, True)
+        new_level = self.windows.unusual >= SHIFT_MINUTES
+        self.windows.streak[new_level] = self.windows.unusual[new_level] = 0
+        self.windows.seen[new_level] = 0
         learn = ~np.isnan(x) & (~judged.candidate | (self.windows.seen < WARM_UP_MINUTES))
         p, (j0, j1, f, d) = self.p, self._position(minute)
         xv, seen = np.where(learn, x, 0.0), self.windows.seen
@@ -171,6 +179,11 @@ class PlainShares:
         implied = rest / np.maximum(1.0 - share, 0.05)
         mu = share * np.maximum(parent.expected[self.parent], implied)
         judged = self.windows.evaluate(minute, x, mu, self.inv_k, True)
+        new_share = self.windows.unusual >= SHIFT_MINUTES
+        self.windows.streak[new_share] = self.windows.unusual[new_share] = 0
+        self.windows.seen[new_share] = 0
+        self.part[new_share] = 0.0
+        self.whole[new_share] = 0.0
         t, seen = totals[self.parent], self.windows.seen
         calm = ~judged.candidate & ~parent.candidate[self.parent]
         learn = ~np.isnan(x) & ~np.isnan(t) & (calm | (seen < WARM_UP_MINUTES))
@@ -202,6 +215,7 @@ def restart(bank: Any, plain: Any) -> Any:
         w.ring_x[i, order] = [np.nan if v is None else v for v in state["ring_x"]]
         w.ring_mu[i, order] = [np.nan if v is None else v for v in state["ring_mu"]]
         w.streak[i], w.seen[i], w.last[i] = state["streak"], state["seen"], state["last"]
+        w.unusual[i] = state["unusual"]
     return new
 
 
@@ -230,6 +244,8 @@ def test_fast_banks_judge_exactly_as_the_plain_ones() -> None:
     for at in (900, 1700, 3000):  # surges: sharp (alerts at once) and moderate (persists)
         counts[:, at : at + 20] = counts[:, at : at + 20] * 8 + 40
         pc[::2, at + 200 : at + 230] = pc[::2, at + 200 : at + 230] * 5 + 20
+    counts[0, 1000:2700] = counts[0, 1000:2700] * 8 + 40  # more than a day: a new level
+    pc[6, 1000:2700] = pc[6, 1000:2700] * 6 + 30  # and a new share (of another service)
     parent = np.array([k for k, _ in parts])
     plain, plain_shares = PlainSeasonal(len(cases)), PlainShares(parent)
     fast, fast_shares = SeasonalBank(len(cases)), ShareBank(parent)
@@ -253,3 +269,4 @@ def test_fast_banks_judge_exactly_as_the_plain_ones() -> None:
         assert_same(sa, fast_shares.step(minute, pc[:, m], counts[:, m], b))
         alerts += int(a.alert.sum() + sa.alert.sum())
     assert alerts > 20  # the comparison covered alerts, not only quiet minutes
+    assert fast.windows.seen[0] < 1440 and fast_shares.windows.seen[6] < 1440  # started over

@@ -32,6 +32,14 @@ from numba.extending import get_cython_function_address
 SLOTS = 48  # the time-of-day profile's slots
 SLOT_SECONDS = 86_400 // SLOTS
 WARM_UP_MINUTES = 60  # learned from whatever they say: there is no "normal" to protect yet
+# Unusual for a day: a new level (growth, a launch, a merged service), not an outage, which
+# ends within hours (the longest on record lasted about 14). A series counts its unusual
+# minutes up and its usual ones down, SHIFT_DECAY each, so "a day" is a day of unbroken alerts
+# or longer when they flicker (a day and a half at nine minutes in ten; never below two in
+# three); at SHIFT_MINUTES it starts over, as a new series would, keeping its daily and weekly
+# shape.
+SHIFT_MINUTES = 1440
+SHIFT_DECAY = 2
 HOURS = 24  # a part keeps its share per hour of the day
 SHARE_VISITS = 180.0  # time constant of an hour's share, in minutes of that hour: three days
 SHARE_DISPERSION_RATE = 1 / 2880
@@ -170,6 +178,7 @@ def _judge(
     ring_x: np.ndarray,
     ring_mu: np.ndarray,
     streak: np.ndarray,
+    unusual: np.ndarray,
     seen: np.ndarray,
     last: np.ndarray,
     min_seen: int,
@@ -209,6 +218,7 @@ def _judge(
         if valid:
             streak[i] = run
             last[i] = minute
+            unusual[i] = unusual[i] + 1 if candidate or alert else max(unusual[i] - SHIFT_DECAY, 0)
     return p, alert, candidate or alert
 
 
@@ -297,6 +307,7 @@ def seasonal_run(
     ring_x: np.ndarray,
     ring_mu: np.ndarray,
     streak: np.ndarray,
+    unusual: np.ndarray,
     seen: np.ndarray,
     last: np.ndarray,
     min_seen: int,
@@ -320,9 +331,12 @@ def seasonal_run(
             n_seen = seen[i]
             pt, alert[i, t], flagged[i, t] = _judge(
                 i, minute, xi, mu, inv_k[i], 1.0, True, (pos + t) % RING,
-                ring_x, ring_mu, streak, seen, last, min_seen, test,
+                ring_x, ring_mu, streak, unusual, seen, last, min_seen, test,
             )  # fmt: skip
             expected[i, t], p[i, t] = mu, pt
+            if unusual[i] >= SHIFT_MINUTES:  # a new level: the series starts over
+                streak[i] = unusual[i] = 0
+                n_seen = seen[i] = 0
             # Minutes judged unusual are not learned from, so a long outage never becomes normal.
             learn = xi == xi and (not flagged[i, t] or n_seen < WARM_UP_MINUTES)
             if learn:
@@ -349,6 +363,7 @@ def seasonal_peek(
     ring_x: np.ndarray,
     ring_mu: np.ndarray,
     streak: np.ndarray,
+    unusual: np.ndarray,
     seen: np.ndarray,
     last: np.ndarray,
     min_seen: int,
@@ -363,7 +378,7 @@ def seasonal_peek(
         expected[i] = _expected(i, minute, level, profile, weekday)[0]
         p[i], alert[i], flagged[i] = _judge(
             i, minute, x[i], expected[i], inv_k[i], fraction, False, pos,
-            ring_x, ring_mu, streak, seen, last, min_seen, test,
+            ring_x, ring_mu, streak, unusual, seen, last, min_seen, test,
         )  # fmt: skip
         missing += x[i] != x[i]
     return missing
@@ -401,6 +416,7 @@ def share_step(
     ring_x: np.ndarray,
     ring_mu: np.ndarray,
     streak: np.ndarray,
+    unusual: np.ndarray,
     seen: np.ndarray,
     last: np.ndarray,
     min_seen: int,
@@ -427,8 +443,14 @@ def share_step(
         expected[i] = mu
         p[i], alert[i], flagged[i] = _judge(
             i, minute, xi, mu, inv_k[i], 1.0, True, pos,
-            ring_x, ring_mu, streak, seen, last, min_seen, test,
+            ring_x, ring_mu, streak, unusual, seen, last, min_seen, test,
         )  # fmt: skip
+        if unusual[i] >= SHIFT_MINUTES:  # a new share: the part starts over, hour by hour
+            streak[i] = unusual[i] = 0
+            n_seen = seen[i] = 0
+            part[i, :] = 0.0
+            whole[i, :] = 0.0
+            unseen, total = True, 0.0
         calm = not flagged[i] and not parent_flagged[g]
         learn = xi == xi and t == t and (calm or n_seen < WARM_UP_MINUTES)
         if learn:
@@ -460,6 +482,7 @@ def share_peek(
     ring_x: np.ndarray,
     ring_mu: np.ndarray,
     streak: np.ndarray,
+    unusual: np.ndarray,
     seen: np.ndarray,
     last: np.ndarray,
     min_seen: int,
@@ -475,7 +498,7 @@ def share_peek(
         expected[i] = _share(i, h, part, whole)[0] * parent_expected[parent[i]]
         p[i], alert[i], flagged[i] = _judge(
             i, minute, x[i], expected[i], inv_k[i], fraction, False, pos,
-            ring_x, ring_mu, streak, seen, last, min_seen, test,
+            ring_x, ring_mu, streak, unusual, seen, last, min_seen, test,
         )  # fmt: skip
         missing += x[i] != x[i]
     return missing

@@ -12,7 +12,10 @@ one call, and a backtest runs the very same code over its whole history in one c
   below what alerts. Each visit moves a slot a little, so it is calibrated within a week.
 - The day-of-week factor learns slowly (weekends differ a little for most services).
 
-Minutes the test judged unusual are not learned from, so a long outage never becomes normal.
+Minutes the test judged unusual are not learned from, so a long outage never becomes normal;
+but a level unusual for a day is a new level (a launch, a merged service), not an outage, and
+the series then starts over as a new one, keeping its profile and weekday factors
+(:data:`panne.detect.kernels.SHIFT_MINUTES`).
 """
 
 from __future__ import annotations

@@ -26,9 +26,11 @@ class Judgements:
     candidate: np.ndarray  # judged unusual: such minutes are not learned from
 
 
-# What the kernels take of a bank's windows: (pos, ring_x, ring_mu, streak, seen, last,
-# min_seen, test).
-WindowArgs = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]
+# What the kernels take of a bank's windows: (pos, ring_x, ring_mu, streak, unusual, seen,
+# last, min_seen, test).
+WindowArgs = tuple[
+    int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray
+]
 
 
 class Windows:
@@ -47,14 +49,15 @@ class Windows:
         self.ring_mu = np.full((n, self.size), np.nan)
         self.pos = 0  # where the next minute goes; every series moves together
         self.streak = np.zeros(n, dtype=np.int32)
+        self.unusual = np.zeros(n, dtype=np.int32)  # towards a new level (kernels.SHIFT_MINUTES)
         self.seen = np.zeros(n, dtype=np.int64)  # minutes learned from
         self.last = np.full(n, -1, dtype=np.int64)  # last minute fed, epoch seconds
         self.test = np.array(astuple(params), dtype=np.float64)  # as the kernels read it
 
     @property
     def kernel_args(self) -> WindowArgs:
-        return (self.pos, self.ring_x, self.ring_mu, self.streak, self.seen, self.last,
-                self.min_seen, self.test)  # fmt: skip
+        return (self.pos, self.ring_x, self.ring_mu, self.streak, self.unusual, self.seen,
+                self.last, self.min_seen, self.test)  # fmt: skip
 
     def advance(self, minutes: int) -> None:
         """The kernels committed ``minutes`` more minutes."""
@@ -65,6 +68,7 @@ class Windows:
         self.ring_x = np.vstack([self.ring_x, np.full((k, self.size), np.nan)])
         self.ring_mu = np.vstack([self.ring_mu, np.full((k, self.size), np.nan)])
         self.streak = np.concatenate([self.streak, np.zeros(k, dtype=np.int32)])
+        self.unusual = np.concatenate([self.unusual, np.zeros(k, dtype=np.int32)])
         self.seen = np.concatenate([self.seen, np.zeros(k, dtype=np.int64)])
         self.last = np.concatenate([self.last, np.full(k, -1, dtype=np.int64)])
 
@@ -74,6 +78,7 @@ class Windows:
             "ring_x": _floats(self.ring_x[i, order]),
             "ring_mu": _floats(self.ring_mu[i, order]),
             "streak": int(self.streak[i]),
+            "unusual": int(self.unusual[i]),
             "seen": int(self.seen[i]),
             "last": int(self.last[i]),
         }
@@ -83,6 +88,7 @@ class Windows:
         self.ring_x[i, order] = [np.nan if v is None else v for v in state["ring_x"]]
         self.ring_mu[i, order] = [np.nan if v is None else v for v in state["ring_mu"]]
         self.streak[i] = state["streak"]
+        self.unusual[i] = state.get("unusual", 0)  # states saved before it count from 0
         self.seen[i] = state["seen"]
         self.last[i] = state["last"]
 
