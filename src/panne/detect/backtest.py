@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -57,14 +58,18 @@ class _Table:
     counts: np.ndarray
 
 
-def _parse_time(text: str, row: int) -> float:
+def _epoch(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time; UTC unless it says otherwise."""
+    at = datetime.fromisoformat(text.strip())
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+
+
+def _fails(parse: Callable[[str], object], text: str) -> bool:
     try:
-        at = datetime.fromisoformat(text.strip())
+        parse(text)
     except ValueError:
-        raise BacktestError(f"row {row}: timestamp {text!r} is not ISO 8601") from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.timestamp()
+        return True
+    return False
 
 
 def _fields(path: Path, text: str, lines: list[str]) -> list[list[str]]:
@@ -98,21 +103,22 @@ def _read(path: Path, series_column: str | None) -> _Table:
     if len(lines) < 2:
         raise BacktestError(f"{path}: no rows after the header")
     records = _fields(path, text, lines[1:])
-    if any(len(r) != len(header) for r in records):
+    if set(map(len, records)) != {len(header)}:
         i, r = next((i, r) for i, r in enumerate(records, start=2) if len(r) != len(header))
         raise BacktestError(f"row {i}: {len(r)} fields, the header has {len(header)}")
-    at = header.index("timestamp")
-    stamps = [r[at] for r in records]
-    parsed: dict[str, float] = {}  # many series share their timestamps: parse each once
-    for i, stamp in enumerate(stamps, start=2):
-        if stamp not in parsed:
-            parsed[stamp] = _parse_time(stamp, i)
-    times = np.array([parsed[stamp] for stamp in stamps])
-    column = [r[header.index("count")] for r in records]
+    stamps = list(map(itemgetter(header.index("timestamp")), records))
+    unique = dict.fromkeys(stamps)  # many series share their timestamps: each is parsed once
+    try:
+        epoch = dict(zip(unique, map(_epoch, unique), strict=True))
+    except ValueError:
+        i, bad_stamp = next((i, t) for i, t in enumerate(stamps, start=2) if _fails(_epoch, t))
+        raise BacktestError(f"row {i}: timestamp {bad_stamp!r} is not ISO 8601") from None
+    times = np.fromiter(map(epoch.__getitem__, stamps), dtype=np.float64, count=len(stamps))
+    column = list(map(itemgetter(header.index("count")), records))
     try:
         counts = np.array(column, dtype=np.float64)
     except ValueError:
-        i, n = next((i, n) for i, n in enumerate(column, start=2) if not _is_number(n))
+        i, n = next((i, n) for i, n in enumerate(column, start=2) if _fails(float, n))
         raise BacktestError(f"row {i}: count {n!r} is not a number") from None
     bad = ~(np.isfinite(counts) & (counts >= 0))
     if bad.any():
@@ -126,14 +132,6 @@ def _read(path: Path, series_column: str | None) -> _Table:
         index[""] = 0
         codes = np.zeros(len(records), dtype=np.int64)
     return _Table(lines[0], lines[1:], codes, list(index), times, counts)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _step(table: _Table) -> int:
@@ -200,7 +198,8 @@ def run_backtest(
             map("{:.4f}".format, judged.score[row].tolist()),
             np.where(alert[row], "1", "0").tolist(),
         )
-        f.writelines(f"{line}\n" for line in map(",".join, zip(*columns, strict=True)))
+        f.write("\n".join(map(",".join, zip(*columns, strict=True))))
+        f.write("\n")
     found = []
     for s, name in enumerate(table.names):
         for a, b in _spans(alert[s]):
