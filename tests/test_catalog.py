@@ -87,6 +87,11 @@ def doc(**service: Any) -> dict[str, Any]:
         ({"slug": "Acme Inc"}, "services[0]: slug 'Acme Inc' must be lowercase"),
         ({"url": "ftp://acme"}, "url must start with http"),
         ({"name": ""}, "'name' must be a non-empty string"),
+        ({"problems": [{"a": 1}]}, "services[0] (acme): unknown problem {'a': 1}"),
+        ({"problems": "login"}, "services[0] (acme): problems must be a non-empty list"),
+        ({"name": "n" * 201}, "'name' is longer than 200 characters"),
+        ({"url": "https://a.example/" + "u" * 1990}, "'url' is longer than 2000 characters"),
+        ({"aliases": ["a" * 201]}, "aliases must be a list of strings of 1 to 200"),
     ],
 )
 def test_bad_entries_are_named(service: dict[str, Any], message: str) -> None:
@@ -129,3 +134,13 @@ def test_any_valid_document_round_trips(names: list[str], override: bool) -> Non
     }
     cat = parse(d)
     assert parse(cat.to_dict()) == cat
+
+
+def test_bad_top_level_entries_are_named() -> None:
+    d = doc()
+    with pytest.raises(CatalogError, match=r"default_problems: unknown problem \['login'\]"):
+        parse({**d, "default_problems": [["login"]]})
+    with pytest.raises(CatalogError, match="'groups' must be a list"):
+        parse({**d, "groups": 5})
+    with pytest.raises(CatalogError, match=r"groups\[0\]: 'name' is longer than 200"):
+        parse({**d, "groups": [{"slug": "acme-corp", "name": "g" * 201}]})

@@ -122,3 +122,125 @@ def test_simulate_into_a_database_with_labels(tmp_path: Path) -> None:
     assert n > 1000
     bad = panne("simulate", "--start", "yesterday", cwd=tmp_path)
     assert bad.returncode == 1 and "ISO 8601" in bad.stderr
+
+
+def test_serve_on_a_busy_port_fails_at_once_naming_the_option(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        out = panne("serve", "--port", port, "--database", "sqlite:///busy.db", cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    assert out.stdout == ""  # no "serving on" for a server that never served
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("panne: ") and "--port" in line and "in use" in line
+    assert not (tmp_path / "busy.db").exists()  # nothing was migrated or warmed up first
+
+
+def test_serve_on_a_host_that_cannot_be_resolved_names_the_setting(tmp_path: Path) -> None:
+    out = panne("serve", "--host", "nowhere.invalid", "--port", "8131", cwd=tmp_path)
+    assert out.returncode == 1
+    (line,) = out.stderr.strip().splitlines()
+    assert "nowhere.invalid" in line and "--host" in line and "PANNE_HOST" in line
+    bad = panne("serve", cwd=tmp_path, env={"PANNE_HOST": "999.1.1.1"})
+    assert bad.returncode == 2 and bad.stderr.startswith("panne: host: must be an IP address")
+
+
+def test_serve_says_where_it_listens_once_it_does(tmp_path: Path) -> None:
+    import httpx
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PANNE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "panne", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={**env, "PANNE_DETECT_WARMUP_DAYS": "0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert f"serving on http://127.0.0.1:{port}" in line, proc.stderr
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)  # and close the pipes
+
+
+def test_urls_that_are_not_urls_are_one_line(tmp_path: Path) -> None:
+    for url in ("http://[::1", "ftp://127.0.0.1", "nonsense"):
+        out = panne("report", "facebook", "login", "--url", url, cwd=tmp_path)
+        assert out.returncode == 1, out.stderr
+        assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+        assert url in out.stderr
+    sim = panne("simulate", "--server", "http://[::1", "--api-key", "k", cwd=tmp_path)
+    assert sim.returncode == 1 and "Traceback" not in sim.stderr and "http://[::1" in sim.stderr
+
+
+def test_a_postgresql_url_without_a_database_is_refused(tmp_path: Path) -> None:
+    out = panne("db", "upgrade", "--database", "postgresql+psycopg://postgres@127.0.0.1:5432",
+                cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.startswith("panne: database_url: a PostgreSQL URL needs a database name")
+
+
+def test_simulate_reads_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "panne.toml").write_text('database_url = "sqlite:///from-config.db"\n')
+    out = panne("--config", "panne.toml", "simulate", "--scenario", "none", "--minutes", "2",
+                "--scale", "0.05", "--start", "2024-03-05T15:00:00Z", cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "from-config.db").exists() and not (tmp_path / "panne.db").exists()
+
+
+def write_catalog(path: Path, **service: Any) -> None:
+    base = {"slug": "acme", "name": "Acme", "url": "https://acme.example", "aliases": ["a"]}
+    path.write_text(
+        json.dumps(
+            {
+                "problems": {"login": {"en": "Login"}},
+                "default_problems": service.pop("default_problems", ["login"]),
+                "groups": [{"slug": "acme-corp", "name": service.pop("group_name", "Acme")}],
+                "services": [{**base, **service}],
+            }
+        )
+    )
+
+
+def test_catalog_files_that_crashed_the_import_are_one_line(tmp_path: Path) -> None:
+    f = tmp_path / "cat.json"
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"problems": [{"a": 1}]}, "services[0] (acme): unknown problem {'a': 1}"),
+        ({"default_problems": [["login"]]}, "default_problems: unknown problem ['login']"),
+        ({"name": "n" * 201}, "services[0] (acme): 'name' is longer than 200 characters"),
+        (
+            {"url": "https://x.example/" + "u" * 2000},
+            "services[0] (acme): 'url' is longer than 2000 characters",
+        ),
+        ({"group_name": "g" * 201}, "groups[0]: 'name' is longer than 200 characters"),
+    ]
+    for service, says in cases:
+        write_catalog(f, **service)
+        out = panne("catalog", "import", "cat.json", cwd=tmp_path)
+        assert out.returncode == 1, (service, out.stderr)
+        assert out.stderr.strip() == f"panne: {says}", out.stderr
+    f.write_bytes(b'{"problems": "caf\xe9"}')
+    out = panne("catalog", "import", "cat.json", cwd=tmp_path)
+    assert out.returncode == 1 and out.stderr.startswith("panne: ")
+    assert "not UTF-8" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_catalog_import_tells_unchanged_from_updated(tmp_path: Path) -> None:
+    assert panne("catalog", "export", "-o", "cat.json", cwd=tmp_path).returncode == 0
+    again = panne("catalog", "import", "cat.json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "0 services added, 0 updated" in again.stdout and "unchanged" in again.stdout
+    data = json.loads((tmp_path / "cat.json").read_text())
+    data["services"][0]["name"] = "Renamed"
+    (tmp_path / "cat.json").write_text(json.dumps(data))
+    once = panne("catalog", "import", "cat.json", cwd=tmp_path)
+    assert "0 services added, 1 updated" in once.stdout

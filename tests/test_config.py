@@ -85,3 +85,62 @@ def test_every_setting_is_documented_with_its_environment_variable() -> None:
     assert documented == set(documented_settings())
     for name in documented_settings():
         assert f"PANNE_{name.upper()}" in text
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"PANNE_REPORTER_RATE_PER_MINUTE": "nan"}, "reporter_rate_per_minute: must be a finite"),
+        ({"PANNE_DETECT_INTERVAL_SECONDS": "inf"}, "detect_interval_seconds: must be a finite"),
+        (
+            {"PANNE_DETECT_INTERVAL_SECONDS": "1e300"},
+            "detect_interval_seconds: must be positive and at most 3600",
+        ),
+        ({"PANNE_DETECT_WARMUP_DAYS": "-3"}, "detect_warmup_days: must be between 0 and"),
+        ({"PANNE_NOTIFY_FLAP_MINUTES": "-inf"}, "notify_flap_minutes: must be a finite"),
+        ({"PANNE_DEDUPE_WINDOW_MINUTES": "2000"}, "dedupe_window_minutes: must be between 1"),
+        ({"PANNE_CATALOG_RELOAD_SECONDS": "0"}, "catalog_reload_seconds: must be positive"),
+        ({"PANNE_HOST": "999.1.1.1"}, "host: must be an IP address or a host name"),
+        ({"PANNE_HOST": ""}, "host: must be an IP address or a host name"),
+        ({"PANNE_HOST": "bad host"}, "host: must be an IP address or a host name"),
+        ({"PANNE_HOST": "[::1]"}, "host: must be an IP address or a host name"),
+        (
+            {"PANNE_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432"},
+            "database_url: a PostgreSQL URL needs a database name",
+        ),
+        ({"PANNE_DATABASE_URL": "postgresql://x:abc/db"}, "database_url: not a valid URL"),
+    ],
+)
+def test_numbers_and_addresses_out_of_range_are_refused(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(environ=environ)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "::1", "localhost", "panne-1.internal"])
+def test_hosts_that_can_be_listened_on_are_accepted(host: str) -> None:
+    assert load(environ={"PANNE_HOST": host}).host == host
+
+
+def test_a_config_file_must_be_a_toml_table_of_settings_in_one_place(tmp_path: Path) -> None:
+    f = tmp_path / "panne.toml"
+    f.write_text("panne = 1\n")
+    with pytest.raises(ConfigError, match=r"panne\.toml: \[panne\] must be a table"):
+        load(f, environ={})
+    f.write_text('port = 9000\n[panne]\nhost = "0.0.0.0"\n')
+    with pytest.raises(ConfigError, match=r"panne\.toml: port is outside \[panne\]"):
+        load(f, environ={})
+    f.write_bytes(b'host = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match=r"panne\.toml: not UTF-8 text"):
+        load(f, environ={})
+    f.write_text("[panne]\nport = 9000\n")
+    assert load(f, environ={}).port == 9000
+
+
+def test_every_numeric_setting_has_a_range() -> None:
+    from panne.config import _RANGES, numeric_settings
+
+    assert set(_RANGES) == numeric_settings()
+    load(environ={})  # and every default is within it

@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import Any
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# The sizes of the columns that hold them (store/schema.py; tests/store keeps them equal), so a
+# file is refused here rather than cut or refused by the database halfway through an import.
+SLUG_MAX = 64
+NAME_MAX = 200
+URL_MAX = 2000
 
 
 class CatalogError(ValueError):
@@ -85,13 +90,28 @@ class Catalog:
         }
 
 
-def _str(obj: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
+def _str(
+    obj: dict[str, Any], key: str, where: str, *, required: bool = True, most: int = NAME_MAX
+) -> str | None:
     value = obj.get(key)
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
         raise CatalogError(f"{where}: '{key}' must be a non-empty string")
+    if len(value.strip()) > most:
+        raise CatalogError(f"{where}: '{key}' is longer than {most} characters")
     return value.strip()
+
+
+def _known(items: Any, problems: dict[str, Problem], where: str, what: str) -> list[str]:
+    """A non-empty list of problem slugs of the catalog, or the error naming the first that
+    is not one (whatever JSON value it is)."""
+    if not isinstance(items, list) or not items:
+        raise CatalogError(f"{where}: {what} must be a non-empty list")
+    for p in items:
+        if not isinstance(p, str) or p not in problems:
+            raise CatalogError(f"{where}: unknown problem {p!r}")
+    return items
 
 
 def _slug(obj: dict[str, Any], where: str) -> str:
@@ -128,12 +148,13 @@ def parse(data: Any) -> Catalog:
     default = data.get("default_problems")
     if not isinstance(default, list) or not default:
         raise CatalogError("catalog: 'default_problems' must be a non-empty list")
-    for p in default:
-        if p not in problems:
-            raise CatalogError(f"default_problems: unknown problem {p!r}")
+    _known(default, problems, "default_problems", "'default_problems'")
 
     groups: dict[str, Group] = {}
-    for i, raw in enumerate(data.get("groups") or []):
+    raw_groups = data.get("groups") or []
+    if not isinstance(raw_groups, list):
+        raise CatalogError("catalog: 'groups' must be a list")
+    for i, raw in enumerate(raw_groups):
         where = f"groups[{i}]"
         if not isinstance(raw, dict):
             raise CatalogError(f"{where}: must be an object")
@@ -157,7 +178,7 @@ def parse(data: Any) -> Catalog:
         if slug in services:
             raise CatalogError(f"{where}: duplicate service")
         name = _str(raw, "name", where)
-        url = _str(raw, "url", where)
+        url = _str(raw, "url", where, most=URL_MAX)
         assert name is not None and url is not None
         if not url.startswith(("http://", "https://")):
             raise CatalogError(f"{where}: url must start with http:// or https://")
@@ -165,16 +186,14 @@ def parse(data: Any) -> Catalog:
         if group is not None and group not in groups:
             raise CatalogError(f"{where}: unknown group {group!r}")
         aliases = raw.get("aliases") or []
-        if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
-            raise CatalogError(f"{where}: aliases must be a list of strings")
+        if not isinstance(aliases, list) or not all(
+            isinstance(a, str) and 0 < len(a) <= NAME_MAX for a in aliases
+        ):
+            raise CatalogError(
+                f"{where}: aliases must be a list of strings of 1 to {NAME_MAX} characters"
+            )
         own = raw.get("problems")
-        if own is None:
-            own = default
-        if not isinstance(own, list) or not own:
-            raise CatalogError(f"{where}: problems must be a non-empty list")
-        for p in own:
-            if p not in problems:
-                raise CatalogError(f"{where}: unknown problem {p!r}")
+        own = default if own is None else _known(own, problems, where, "problems")
         services[slug] = Service(
             slug, name, group, url, tuple(dict.fromkeys(aliases)), tuple(dict.fromkeys(own))
         )
@@ -186,8 +205,14 @@ def load_file(path: Path) -> Catalog:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise CatalogError(f"{path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise CatalogError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+        ) from None
     except json.JSONDecodeError as exc:
         raise CatalogError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+    except RecursionError:
+        raise CatalogError(f"{path}: nested too deeply to be a catalog") from None
     return parse(data)
 
 

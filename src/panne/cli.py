@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,8 +43,6 @@ def _node(args: argparse.Namespace) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from panne.node import Node
     from panne.web.app import create_app
 
@@ -50,14 +50,70 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
-    node = Node(settings)
-    app = create_app(node)
-    print(
-        f"panne {__version__} serving on {settings.public_url()} "
-        f"(database {settings.database_url})",
-        flush=True,
-    )
-    uvicorn.run(
+    # The port first: a busy port or a wrong host must fail in a second, before migrating and
+    # warming up for nothing; uvicorn then serves on this very socket.
+    sock = _listen(settings.host, settings.port)
+    try:
+        node = Node(settings)
+        node.prepare_database()  # a database that cannot be used is one line, not a traceback
+        _serve(create_app(node), sock, settings)
+    finally:
+        sock.close()
+    return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound and listening on ``host``:``port``, or a one-line error naming the
+    option and the setting to change."""
+    ipv6 = ":" in host
+    where = f"[{host}]:{port}" if ipv6 else f"{host}:{port}"
+    try:
+        # The family as uvicorn picks it: IPv6 for an IPv6 address, else IPv4 (a name too).
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host,
+            port,
+            family=socket.AF_INET6 if ipv6 else socket.AF_INET,
+            type=socket.SOCK_STREAM,
+            flags=socket.AI_PASSIVE,
+        )[0]
+    except socket.gaierror as exc:
+        raise CliError(
+            f"cannot listen on host {host!r} (--host, PANNE_HOST): {exc.strerror}"
+        ) from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        # Listening at once claims the port: another process cannot bind it meanwhile, and
+        # connections wait in the backlog while the node starts.
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            why = f"port {port} is already in use on {host} (--port, PANNE_PORT)"
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            why = f"{host} is not an address of this machine (--host, PANNE_HOST)"
+        else:
+            why = f"{exc.strerror} (--host/--port, PANNE_HOST/PANNE_PORT)"
+        raise CliError(f"cannot listen on {where}: {why}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve(app: Any, sock: socket.socket, settings: Settings) -> None:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.should_exit:  # listening now: say so, and only now
+                print(
+                    f"panne {__version__} serving on {settings.public_url()} "
+                    f"(database {settings.database_url})",
+                    flush=True,
+                )
+
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -66,7 +122,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=False,  # panne decides whom to believe (trusted_proxies)
         server_header=False,
     )
-    return 0
+    Server(config).run(sockets=[sock])
 
 
 # -- report --------------------------------------------------------------------------------
@@ -81,15 +137,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     url = args.url.rstrip("/") + "/api/v1/reports"
     try:
         resp = httpx.post(url, json=body, timeout=10)
+    except httpx.UnsupportedProtocol:
+        raise CliError(f"--url {args.url!r} is not an http:// or https:// URL") from None
+    except httpx.InvalidURL as exc:
+        raise CliError(f"--url {args.url!r} is not a valid URL: {exc}") from None
     except httpx.HTTPError as exc:
         raise CliError(f"cannot reach {args.url}: {exc}") from None
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
     if resp.status_code != 202:
-        try:
-            detail = resp.json().get("detail", resp.text)
-        except ValueError:
-            detail = resp.text
-        raise CliError(f"refused ({resp.status_code}): {detail}")
-    data = resp.json()
+        detail = data.get("detail", resp.text) if isinstance(data, dict) else resp.text
+        raise CliError(f"refused ({resp.status_code}): {' '.join(str(detail).split())[:300]}")
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        raise CliError(f"{args.url} answered 202 without a report id: is it a panne server?")
     note = "" if data.get("counted", True) else " (already counted in the last minutes)"
     print(f"report {data['id']} accepted{note}")
     return 0
@@ -129,8 +191,11 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
 
     incoming = load_file(Path(args.file))
     node = _node(args)
-    added, updated = catalog_store.merge(node.engine, incoming)
-    print(f"imported {args.file}: {added} services added, {updated} updated")
+    done = catalog_store.merge(node.engine, incoming)
+    print(
+        f"imported {args.file}: {done.added} services added, {done.updated} updated, "
+        f"{done.unchanged} unchanged"
+    )
     return 0
 
 
@@ -288,7 +353,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="database URL (or $PANNE_DATABASE_URL; default sqlite:///panne.db)",
         )
 
-    p = sub.add_parser("serve", help="run every role in one process: API, ingest, detection")
+    p = sub.add_parser(
+        "serve",
+        help="run every role in one process: API, ingest, detection",
+        description="Run every role in one process: API, pages, ingest, detection, "
+        "notifications, probes, vendors. The address is taken first, so a busy port or a "
+        "wrong host fails at once, naming the option; 'serving on URL' is printed once the "
+        "server listens.",
+    )
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default 8080)")
     database(p)
@@ -321,8 +393,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = cat.add_parser("list", help="list the services")
     database(p)
     p.set_defaults(func=cmd_catalog_list)
-    p = cat.add_parser("import", help="add or update services from a JSON catalog file")
-    p.add_argument("file")
+    p = cat.add_parser(
+        "import",
+        help="add or update services from a JSON catalog file",
+        description="Add or update the problems, groups and services of a JSON catalog file "
+        "(the format of `panne catalog export`); nothing is deleted. The file is checked whole "
+        "first, so a bad one changes nothing. Prints how many services were added, updated "
+        "and unchanged. A running panne on the same database (any process) serves the new "
+        "catalog within catalog_reload_seconds (5 s by default), without a restart.",
+    )
+    p.add_argument("file", help="the catalog, JSON in UTF-8")
     database(p)
     p.set_defaults(func=cmd_catalog_import)
     p = cat.add_parser("export", help="write the catalog as JSON")
@@ -371,9 +451,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--series", metavar="COLUMN", help="column naming the series of each row")
     p.set_defaults(func=cmd_backtest)
 
-    p = sub.add_parser("simulate", help="generate realistic traffic into a database or a server")
+    p = sub.add_parser(
+        "simulate",
+        help="generate realistic traffic into a database or a server",
+        description="Generate realistic traffic (daily and weekly rhythms, countries, outages) "
+        "and write it into a database, or send it to a running panne with --server. A server "
+        "refuses reports from the future, so with --server the simulated time ends now by "
+        "default, and a --start or --speed that would run ahead of the clock is refused before "
+        "anything is sent.",
+    )
     p.add_argument("--minutes", type=float, default=60.0, help="how much traffic (default 60)")
-    p.add_argument("--start", help="ISO 8601 start of the simulated time (default: now)")
+    p.add_argument(
+        "--start",
+        help="ISO 8601 start of the simulated time (default: now, or --minutes before now "
+        "with --server)",
+    )
     p.add_argument(
         "--scenario",
         choices=["random", "meta-2024", "none"],
@@ -381,6 +473,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="outages: random ones, the 5 March 2024 Meta outage, or none",
     )
     p.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1)")
+    p.add_argument(
+        "--growth-per-week",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="steady growth of the usual volume, e.g. 0.05 for 5%% more reports a week from "
+        "--start (default 0)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--speed",

@@ -9,6 +9,7 @@ is an error too, because a misspelt setting that is silently ignored is worse th
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -35,7 +36,11 @@ class Settings:
         "working directory) or `postgresql+psycopg://user@host/db`.",
         default="sqlite:///panne.db",
     )
-    host: str = _doc("Address `panne serve` listens on.", default="127.0.0.1")
+    host: str = _doc(
+        "Address `panne serve` listens on: an IP address (`0.0.0.0` or `::` for every "
+        "interface) or a host name.",
+        default="127.0.0.1",
+    )
     port: int = _doc("Port `panne serve` listens on.", default=8080)
     base_url: str = _doc(
         "Public URL of this panne, used in links it sends out; empty means `http://HOST:PORT`.",
@@ -55,7 +60,7 @@ class Settings:
     )
     dedupe_window_minutes: int = _doc(
         "A reporter reporting the same service again within this many minutes is answered 202 "
-        "but counted once.",
+        "but counted once (at most 1440: fingerprints link a reporter across one midnight only).",
         default=15,
     )
     reporter_rate_per_minute: float = _doc(
@@ -87,11 +92,16 @@ class Settings:
         default="full",
     )
     detect_interval_seconds: float = _doc(
-        "How often the live detector evaluates every series.", default=10.0
+        "How often the live detector evaluates every series (at most 3600).", default=10.0
     )
     detect_warmup_days: float = _doc(
-        "On a first start, how many days of stored counts the detectors learn from.",
+        "On a first start, how many days of stored counts the detectors learn from (0 to 366).",
         default=7.0,
+    )
+    catalog_reload_seconds: float = _doc(
+        "How often a running node checks whether the catalog changed (`panne catalog import`, "
+        "from any process sharing the database) and reloads it (at most 86400).",
+        default=5.0,
     )
     probe_allow_private: bool = _doc(
         "Let probes reach private, loopback, link-local, multicast and reserved addresses "
@@ -251,6 +261,98 @@ def _coerce(name: str, kind: Any, raw: Any, *, from_env: bool) -> Any:
     raise ConfigError(f"{where}: expected {expected.get(kind, 'a list of strings')}, got {raw!r}")
 
 
+# The range of every numeric setting: (least, most). A least of None means "positive" (0 is
+# excluded). Upper bounds keep waits and timeouts within what the threads' waits and the
+# database's integers take, and a typo such as 1e300 from passing for a setting.
+_RANGES: dict[str, tuple[float | None, float]] = {
+    "port": (1, 65535),
+    "dedupe_window_minutes": (1, 1440),
+    "reporter_rate_per_minute": (None, math.inf),
+    "reporter_burst": (None, math.inf),
+    "network_rate_per_minute": (None, math.inf),
+    "network_burst": (None, math.inf),
+    "max_body_bytes": (None, math.inf),
+    "batch_max_body_bytes": (None, math.inf),
+    "batch_max_reports": (1, 10_000),
+    "commit_batch_max": (None, math.inf),
+    "detect_interval_seconds": (None, 3600),
+    "detect_warmup_days": (0, 366),
+    "catalog_reload_seconds": (None, 86_400),
+    "probe_concurrency": (None, math.inf),
+    "probe_reload_seconds": (None, 86_400),
+    "probe_results_keep_days": (None, 36_500),
+    "probe_cert_warning_days": (None, 3650),
+    "notify_max_failures": (None, math.inf),
+    "notify_flap_minutes": (None, 10_080),
+    "notify_interval_seconds": (None, 3600),
+    "notify_timeout_seconds": (None, 600),
+    "vendor_timeout_seconds": (None, 600),
+    "vendor_max_backoff_seconds": (None, 604_800),
+    "vendor_feed_open_hours": (None, 8760),
+}
+
+
+def numeric_settings() -> set[str]:
+    """The names of the settings that are numbers (each must have a range in ``_RANGES``)."""
+    hints = get_type_hints(Settings)
+    return {f.name for f in fields(Settings) if hints[f.name] in (int, float)}
+
+
+def _range_error(value: float, least: float | None, most: float) -> str | None:
+    """Why ``value`` is out of its range, or None."""
+    if not math.isfinite(value):
+        return "must be a finite number"
+    top = f"{most:g}"
+    if least is None:
+        if value <= 0 or value > most:
+            return "must be positive" + ("" if math.isinf(most) else f" and at most {top}")
+    elif not (least <= value <= most):
+        return (
+            f"must be at least {least:g}"
+            if math.isinf(most)
+            else (f"must be between {least:g} and {top}")
+        )
+    return None
+
+
+# A host name as a resolver takes it: dot-separated labels of letters, digits and inner
+# hyphens. The last label (a top-level domain) is never all digits, so 999.1.1.1 is an address
+# that is wrong, not a name.
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _is_host(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        pass
+    labels = text.removesuffix(".").split(".")
+    return (
+        0 < len(text) <= 253
+        and all(_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
+
+
+def _database_error(url: str) -> str | None:
+    """Why ``url`` cannot be panne's database, or None."""
+    if not url.startswith(("sqlite://", "postgresql")):
+        return "must be an sqlite:// or postgresql URL"
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return "not a valid URL"
+    if url.startswith("postgresql") and not parsed.database and "dbname" not in parsed.query:
+        # Without one, the driver connects to the user's default database, often the
+        # `postgres` maintenance database, and panne's tables would land there.
+        return "a PostgreSQL URL needs a database name, e.g. postgresql+psycopg://user@host/panne"
+    return None
+
+
 def _validate(s: Settings) -> None:
     def bad(name: str, why: str) -> ConfigError:
         return ConfigError(f"{name}: {why} (got {getattr(s, name)!r})")
@@ -258,46 +360,21 @@ def _validate(s: Settings) -> None:
     for name, choices in _CHOICES.items():
         if getattr(s, name) not in choices:
             raise bad(name, f"must be one of {', '.join(choices)}")
-    if not (0 < s.port < 65536):
-        raise bad("port", "must be between 1 and 65535")
-    for name in (
-        "dedupe_window_minutes",
-        "reporter_burst",
-        "network_burst",
-        "max_body_bytes",
-        "batch_max_body_bytes",
-        "commit_batch_max",
-        "probe_concurrency",
-        "probe_results_keep_days",
-        "notify_max_failures",
-    ):
-        if getattr(s, name) <= 0:
-            raise bad(name, "must be positive")
-    for name in (
-        "reporter_rate_per_minute",
-        "network_rate_per_minute",
-        "detect_interval_seconds",
-        "probe_reload_seconds",
-        "probe_cert_warning_days",
-        "notify_flap_minutes",
-        "notify_interval_seconds",
-        "notify_timeout_seconds",
-        "vendor_timeout_seconds",
-        "vendor_max_backoff_seconds",
-        "vendor_feed_open_hours",
-    ):
-        if getattr(s, name) <= 0:
-            raise bad(name, "must be positive")
-    if not (1 <= s.batch_max_reports <= 10_000):
-        raise bad("batch_max_reports", "must be between 1 and 10000")
+    for name, (least, most) in _RANGES.items():
+        why = _range_error(getattr(s, name), least, most)
+        if why is not None:
+            raise bad(name, why)
+    if not _is_host(s.host):
+        raise bad("host", "must be an IP address or a host name")
+    why_db = _database_error(s.database_url)
+    if why_db is not None:
+        raise bad("database_url", why_db)
     if s.social_source:
         kind, _, where = s.social_source.partition(":")
         if kind not in ("jsonl", "mastodon") or not where:
             raise bad("social_source", "must be empty, jsonl:PATH or mastodon:URL")
         if kind == "mastodon" and not where.startswith(("https://", "http://")):
             raise bad("social_source", "a mastodon: source needs an http(s) URL")
-    if not s.database_url.startswith(("sqlite://", "postgresql")):
-        raise bad("database_url", "must be an sqlite:// or postgresql URL")
     for net in s.trusted_proxies:
         try:
             ipaddress.ip_network(net, strict=False)
@@ -309,6 +386,34 @@ def _validate(s: Settings) -> None:
                 f"embed_origins: {origin!r} is not * or an origin such as https://bank.example "
                 "(http or https, a host, an optional port, no path)"
             )
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """The settings of a TOML file: its top level, or its ``[panne]`` table, not both."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} "
+            f"at offset {exc.start})"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    if "panne" not in data:
+        return data
+    table = data["panne"]
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: [panne] must be a table of settings, got {table!r}")
+    outside = [key for key in data if key != "panne"]
+    if outside:
+        # One place or the other: a key beside [panne] would otherwise be silently ignored.
+        raise ConfigError(
+            f"config file {path}: {', '.join(outside)} is outside [panne]; put every setting "
+            "under [panne], or none"
+        )
+    return table
 
 
 def load(
@@ -329,14 +434,7 @@ def load(
     if path is None and env.get(f"{ENV_PREFIX}CONFIG"):
         path = Path(env[f"{ENV_PREFIX}CONFIG"])
     if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"config file {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path}: {exc}") from None
-        table = data.get("panne", data)
-        for key, raw in table.items():
+        for key, raw in _read_file(path).items():
             if key not in names:
                 raise ConfigError(f"{key}: unknown setting in {path}")
             values[key] = _coerce(key, hints[key], raw, from_env=False)

@@ -78,6 +78,8 @@ class Node:
         self.vendors = VendorRole(self.engine, s, self.clock, self.metrics)
         self.mentions = MentionRole(self.engine, s, self.clock, lambda: self.catalog)
         self._stop = threading.Event()
+        self._detect_lock = threading.Lock()
+        self._catalog_version: str | None = None
         self._threads: list[threading.Thread] = []
         self.started = False
 
@@ -85,14 +87,29 @@ class Node:
         """Migrate to the latest schema and load the default catalog into an empty database."""
         migrate.upgrade(self.engine)
         if catalog_store.is_empty(self.engine):
-            added, _ = catalog_store.merge(self.engine, catalog_mod.default_catalog())
-            log.info("loaded the default catalog: %d services", added)
+            done = catalog_store.merge(self.engine, catalog_mod.default_catalog())
+            log.info("loaded the default catalog: %d services", done.added)
 
     def reload_catalog(self) -> Catalog:
-        self.catalog = catalog_store.load(self.engine)
-        self.ingestor.set_catalog(self.catalog)
-        self.watcher.set_catalog(self.catalog)
-        return self.catalog
+        """Read the stored catalog and hand it to every stage that uses one."""
+        version = catalog_store.version(self.engine)  # first: a change meanwhile is seen next
+        catalog = catalog_store.load(self.engine)
+        with self._detect_lock:  # the watcher grows its arrays: not in the middle of a tick
+            self.watcher.set_catalog(catalog)
+        self.catalog = catalog
+        self.ingestor.set_catalog(catalog)
+        self._catalog_version = version
+        return catalog
+
+    def check_catalog(self) -> bool:
+        """Reload the catalog if it changed in the store since it was read (a ``panne catalog
+        import`` from any process); True if it did. The background role does this every
+        ``catalog_reload_seconds``."""
+        if catalog_store.version(self.engine) == self._catalog_version:
+            return False
+        catalog = self.reload_catalog()
+        log.info("catalog changed in the database: reloaded, %d services", len(catalog.services))
+        return True
 
     def start(self) -> None:
         if self.started:
@@ -117,6 +134,8 @@ class Node:
         if self.background:
             self._stop.clear()
             self._spawn("panne-detector", self._detect_forever)
+            # One small read every few seconds, so an import is served without a restart.
+            self._spawn("panne-catalog", self._check_catalog_forever)
             # Its own thread and event loop: sends wait on other people's servers, and must
             # never delay a detector tick.
             self._spawn("panne-notify", lambda: self.notifier.serve(self._stop))
@@ -144,9 +163,16 @@ class Node:
             except Exception:  # keep detecting: one bad tick must not end the role
                 log.exception("detector tick failed")
 
+    def _check_catalog_forever(self) -> None:
+        while not self._stop.wait(self.settings.catalog_reload_seconds):
+            try:
+                self.check_catalog()
+            except Exception:  # a database hiccup: keep the catalog we have, try again later
+                log.exception("catalog check failed")
+
     def detect_once(self) -> TickResult:
         """One detector tick, counted and timed in :attr:`metrics`."""
-        with self.metrics.detector_tick():
+        with self._detect_lock, self.metrics.detector_tick():
             return self.watcher.tick()
 
     def notify_once(self) -> RunSummary:

@@ -112,3 +112,21 @@ def test_remembered_reports_survive_a_restart() -> None:
     d = Deduper(window_seconds=900)
     d.remember("r1", 1, 100)
     assert not d.first_in_window("r1", 1, 500)
+
+
+def test_just_after_midnight_the_reporter_is_also_known_under_yesterdays_salt() -> None:
+    salts: dict[int, bytes] = {}
+    fp = Fingerprinter(lambda day: salts.setdefault(day, bytes([day % 256]) * 32))
+    midnight = 19_788 * 86_400.0
+    before = fp.reporter(midnight - 60, "203.0.113.9", "Firefox")
+    assert fp.yesterdays(midnight + 60, "203.0.113.9", "Firefox", 900) == before
+    assert fp.reporter(midnight + 60, "203.0.113.9", "Firefox") != before
+    assert fp.yesterdays(midnight + 900, "203.0.113.9", "Firefox", 900) is None
+
+
+def test_dedupe_looks_at_the_other_fingerprint_too() -> None:
+    d = Deduper(window_seconds=900)
+    assert d.first_in_window("old", 1, 100)
+    assert not d.first_in_window("new", 1, 200, also="old")
+    assert d.first_in_window("new", 1, 200, also="someone-else")
+    assert d.first_in_window("new", 2, 300, also="old")  # another service

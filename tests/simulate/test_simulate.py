@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from panne.catalog import default_catalog
 from panne.simulate import TrafficModel, detection_corpus, specs_from_catalog, write_csv
@@ -136,3 +137,38 @@ def test_several_series_share_one_csv_with_a_series_column(tmp_path: Path) -> No
     assert rows[0] == ["series", "timestamp", "count"]
     assert {r[0] for r in rows[1:]} == {c.name for c in corpus}
     assert len(rows) - 1 == sum(int((c.counts >= 0).sum()) for c in corpus)
+
+
+def test_meta_2024_problems_are_each_services_own() -> None:
+    catalog = default_catalog()
+    m = model()
+    for o in m.add_meta_2024():
+        assert set(o.problems) <= set(catalog.services[o.service].problems), o.service
+        assert abs(sum(o.problems.values()) - 1) < 1e-9
+    messenger = next(o for o in m.outages if o.service == "messenger")
+    assert messenger.problems == {"login": 0.76, "messaging": 0.14, "photos-videos": 0.10}
+    for service, _, problem, _ in m.minute_counts(META_2024_START + 1200):
+        assert problem in catalog.services[service].problems, (service, problem)
+
+
+def test_fit_problems_keeps_what_fits_and_moves_the_rest() -> None:
+    from panne.simulate.outages import fit_problems
+
+    assert fit_problems({"login": 0.5, "website": 0.5}, ("login", "website")) == {
+        "login": 0.5,
+        "website": 0.5,
+    }
+    assert fit_problems({"login": 0.6, "website": 0.4}, ("messaging", "login", "other")) == {
+        "login": 0.6,
+        "messaging": 0.4,
+    }
+    assert fit_problems({"a": 0.7, "b": 0.3}, ("login",)) == {"login": 1.0}
+
+
+def test_growth_raises_the_usual_volume_week_after_week() -> None:
+    grown = TrafficModel(specs_from_catalog(default_catalog()), growth_per_week=0.1, start=DAY)
+    flat = model()
+    week = 7 * 86_400
+    assert grown.expected_rate("facebook", DAY + week) == pytest.approx(
+        1.1 * flat.expected_rate("facebook", DAY + week)
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -69,7 +70,10 @@ def test_catalog_round_trips_and_merge_is_idempotent(engine: Engine) -> None:
     assert set(loaded.services) == set(shipped.services)
     assert loaded.services["facebook"].problems == shipped.services["facebook"].problems
     assert all(s.id is not None for s in loaded.services.values())
-    assert catalog_store.merge(engine, shipped) == (0, len(shipped.services))
+    before = catalog_store.version(engine)
+    assert before is not None
+    assert catalog_store.merge(engine, shipped) == (0, 0, len(shipped.services))
+    assert catalog_store.version(engine) == before  # nothing changed: the same stamp
     extra = parse(
         {
             "problems": {"login": {"en": "Login", "fr": "Connexion"}},
@@ -86,10 +90,30 @@ def test_catalog_round_trips_and_merge_is_idempotent(engine: Engine) -> None:
             ],
         }
     )
-    assert catalog_store.merge(engine, extra) == (1, 0)
+    assert catalog_store.merge(engine, extra) == (1, 0, 0)
     after = catalog_store.load(engine)
     assert after.services["acme-mail"].group == "acme"
     assert "facebook" in after.services  # merge never deletes
+    assert catalog_store.version(engine) not in (None, before)
+    renamed = parse({**extra.to_dict(), "groups": [{"slug": "acme", "name": "Acme Inc"}]})
+    stamp = catalog_store.version(engine)
+    assert catalog_store.merge(engine, renamed) == (0, 0, 1)  # only the group changed
+    assert catalog_store.version(engine) != stamp
+    assert catalog_store.load(engine).groups["acme"].name == "Acme Inc"
+
+
+def test_catalog_limits_are_the_columns_sizes() -> None:
+    """parse() refuses what the columns cannot hold, so PostgreSQL never says "value too long"
+    and SQLite never stores it silently."""
+    from panne import catalog
+    from panne.store.schema import groups, services
+
+    def length(column: Any) -> int:
+        return int(column.type.length)
+
+    assert catalog.SLUG_MAX == length(services.c.slug) == length(groups.c.slug)
+    assert catalog.NAME_MAX == length(services.c.name) == length(groups.c.name)
+    assert length(services.c.url) == catalog.URL_MAX
 
 
 def test_writer_commits_reports_and_counts_together(engine: Engine, writer: ReportWriter) -> None:
@@ -242,3 +266,11 @@ def test_report_fields_are_the_reports_columns_in_order() -> None:
     from panne.store.upsert import REPORT_COLUMNS
 
     assert Report._fields == REPORT_COLUMNS
+
+
+def test_a_postgresql_url_must_name_its_database() -> None:
+    from sqlalchemy.exc import ArgumentError
+
+    with pytest.raises(ArgumentError, match="names no database"):
+        make_engine("postgresql+psycopg://postgres:secret@127.0.0.1:5432")
+    make_engine("postgresql+psycopg://postgres@127.0.0.1:5432/panne").dispose()  # lazily

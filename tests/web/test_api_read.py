@@ -94,3 +94,31 @@ def test_openapi_describes_the_report_body(srv: Server) -> None:
     assert spec["paths"]["/api/v1/reports/batch"]["post"]["requestBody"]
     assert "/api/v1/services/{slug}/counts" in spec["paths"]
     assert httpx.get(f"{srv.url}/api/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01T00:00:00+01:00", "0001-01-05T00:00:00Z"),
+        ("9999-12-20T00:00:00Z", "9999-12-31T23:59:00Z"),
+        ("1969-12-31T00:00:00Z", "1970-01-02T00:00:00Z"),
+    ],
+)
+def test_counts_outside_the_calendar_are_a_422_not_a_crash(
+    srv: Server, start: str, end: str
+) -> None:
+    r = httpx.get(
+        f"{srv.url}/api/v1/services/facebook/counts",
+        params={"step": "1d", "from": start, "to": end},
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "1970" in r.json()["detail"] and "9999" in r.json()["detail"]
+
+
+def test_empty_count_parameters_mean_their_defaults(srv: Server) -> None:
+    url = f"{srv.url}/api/v1/services/facebook/counts"
+    empty = httpx.get(url, params={"from": "", "to": "", "step": "", "by": ""})
+    assert empty.status_code == 200, empty.text
+    assert empty.json() == httpx.get(url).json()
+    assert empty.json()["step"] == "15m" and empty.json()["by"] is None

@@ -359,3 +359,63 @@ def test_only_trusted_keys_set_timestamps_and_reporters_dedupe(
     assert_problem(
         httpx.post(f"{srv.url}/api/v1/reports/batch", json=future, headers=trusted), 422, "future"
     )
+
+
+def test_batch_takes_only_json_or_ndjson(srv: Server) -> None:
+    auth = {"Authorization": f"Bearer {make_key(srv)}"}
+    body = b'[{"service": "facebook", "problem": "login"}]'
+    for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data", ""):
+        r = httpx.post(
+            f"{srv.url}/api/v1/reports/batch",
+            content=body,
+            headers={**auth, "content-type": ctype},
+        )
+        assert_problem(r, 415, "application/json", "application/x-ndjson")
+    nd = b'{"service": "facebook", "problem": "login"}\n'
+    for ctype in ("application/json; charset=utf-8", "application/x-ndjson", "application/jsonl"):
+        r = httpx.post(
+            f"{srv.url}/api/v1/reports/batch",
+            content=nd if "json;" not in ctype else body,
+            headers={**auth, "content-type": ctype},
+        )
+        assert r.status_code == 202, (ctype, r.text)
+    assert len(stored(srv)) == 3
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"service": "facebook", "problem": "login", "country": 5}, "country"),
+        ({"service": "facebook", "problem": "login", "junk": 1}, "junk"),
+        ({"service": "facebook"}, "problem"),
+        ("not an object", None),
+    ],
+)
+def test_a_bad_item_in_a_batch_is_named_by_its_index(
+    srv: Server, item: Any, field: str | None
+) -> None:
+    auth = {"Authorization": f"Bearer {make_key(srv)}"}
+    items = [{"service": "facebook", "problem": "login"}, item]
+    r = httpx.post(f"{srv.url}/api/v1/reports/batch", json=items, headers=auth)
+    body = assert_problem(r, 422)
+    assert body["index"] == 1 and body["detail"].startswith("report 1: ")
+    if field is not None:
+        assert body["detail"].startswith(f"report 1: {field}: ") and body["field"] == field
+    assert stored(srv) == []
+
+
+def test_a_missing_key_says_how_to_authenticate(srv: Server) -> None:
+    r = httpx.post(f"{srv.url}/api/v1/reports/batch", json=[{"service": "x", "problem": "app"}])
+    assert_problem(r, 401, "API key")
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_an_unknown_service_points_to_the_catalog_and_close_matches(srv: Server) -> None:
+    r = httpx.post(f"{srv.url}/api/v1/reports", json={"service": "facebok", "problem": "login"})
+    body = assert_problem(r, 422, "facebok", "facebook")
+    assert body["field"] == "service" and body["see"] == "/api/v1/services"
+    assert body["close_matches"][0] == "facebook"
+    nothing = httpx.post(f"{srv.url}/api/v1/reports", json={"service": "qqqq", "problem": "a"})
+    assert assert_problem(nothing, 422)["close_matches"] == []
+    by_alias = httpx.post(f"{srv.url}/api/v1/reports", json={"service": "insta", "problem": "a"})
+    assert "instagram" in assert_problem(by_alias, 422)["close_matches"]

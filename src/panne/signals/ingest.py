@@ -8,6 +8,7 @@ words of the problem, so the web layer only renders it.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,11 +92,14 @@ class Ingestor:
         service = self._service(item.service)
         problem = self._problem(service, item.problem)
         country = self._country(item.country, client.address)
-        reporter = None
+        reporter = earlier = None
         if client.address is not None:
             reporter = self._fingerprinter.reporter(now, client.address, client.user_agent)
+            earlier = self._fingerprinter.yesterdays(
+                now, client.address, client.user_agent, self.deduper.window_seconds
+            )
             self._limit(reporter, client.address, now)
-        counted = self.deduper.first_in_window(reporter, _id(service), now)
+        counted = self.deduper.first_in_window(reporter, _id(service), now, earlier)
         now_ms = int(now * 1000)
         return Report(
             new_report_id(now_ms),
@@ -142,7 +146,7 @@ class Ingestor:
         plain: dict[BatchItem, int] = {}
         templates: list[tuple[int, str, str]] = []
         order: list[int] = []  # per report: its template, or -1 for a detailed report
-        detailed: list[tuple[int, str, str, float, str | None]] = []
+        detailed: list[tuple[int, str, str, float, str | None, str | None]] = []
         for i, item in enumerate(items):
             t = plain.get(item)
             if t is not None:
@@ -170,11 +174,15 @@ class Ingestor:
                 order.append(len(templates))
                 templates.append(valid)
                 continue
-            reporter = None
+            reporter = earlier = None
             if reporter_id is not None:
-                reporter = self._fingerprinter.reporter(now, f"key:{key.id}", reporter_id)
+                source = f"key:{key.id}"
+                reporter = self._fingerprinter.reporter(now, source, reporter_id)
+                earlier = self._fingerprinter.yesterdays(
+                    now, source, reporter_id, self.deduper.window_seconds
+                )
             order.append(-1)
-            detailed.append((*valid, occurred, reporter))
+            detailed.append((*valid, occurred, reporter, earlier))
         first = self.deduper.first_in_window
         ids = new_report_ids(now_ms, len(order))
         # The rows of the usual report, but for the id, in the order of the ``reports`` table.
@@ -191,9 +199,9 @@ class Ingestor:
                 per_template[t] += 1
                 out.append(make((report_id, *tails[t])))
                 continue
-            service_id, problem, country, occurred, reporter = next(rest)
+            service_id, problem, country, occurred, reporter, earlier = next(rest)
             occurred_ms = int(occurred * 1000)
-            counted = first(reporter, service_id, occurred)
+            counted = first(reporter, service_id, occurred, earlier)
             if occurred_ms != now_ms:
                 report_id = new_report_id(occurred_ms)
             out.append(
@@ -224,11 +232,13 @@ class Ingestor:
     def _service(self, slug: str) -> Service:
         service = self.catalog.services.get(slug)
         if service is None:
+            close = close_matches(self.catalog, slug)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
             raise IngestError(
                 422,
                 "Unknown service",
-                f"service {slug!r} is not in the catalog",
-                {"field": "service", "see": "/api/v1/services"},
+                f"service {slug!r} is not in the catalog{hint}",
+                {"field": "service", "see": "/api/v1/services", "close_matches": close},
             )
         return service
 
@@ -293,6 +303,20 @@ class Ingestor:
                 "slow down: too many reports from this client",
                 headers={"Retry-After": retry_after_header(wait)},
             )
+
+
+def close_matches(catalog: Catalog, given: str, n: int = 3) -> list[str]:
+    """Slugs of the services whose slug, name or an alias looks like ``given``, best first.
+
+    The catalog is operators' data and may hold hundreds of services, so a refusal points to
+    the list (``see``) and names the likely ones rather than quoting them all.
+    """
+    words: dict[str, str] = {}
+    for svc in catalog.services.values():
+        for word in (svc.slug, svc.name, *svc.aliases):
+            words.setdefault(word.casefold(), svc.slug)
+    found = difflib.get_close_matches(given.casefold(), words, n=n * 3, cutoff=0.6)
+    return list(dict.fromkeys(words[w] for w in found))[:n]
 
 
 def _id(service: Service) -> int:

@@ -173,16 +173,32 @@ class Fingerprinter:
 
     def __init__(self, salt_for_day: Callable[[int], bytes]) -> None:
         self._salt_for_day = salt_for_day
-        self._day = -1
-        self._salt = b""
+        self._salts: dict[int, bytes] = {}
 
     def reporter(self, now: float, address: str, user_agent: str) -> str:
-        day = int(now // 86_400)
-        if day != self._day:
-            self._salt = self._salt_for_day(day)
-            self._day = day
+        return self._hash(int(now // 86_400), address, user_agent)
+
+    def yesterdays(
+        self, now: float, address: str, user_agent: str, within_seconds: float
+    ) -> str | None:
+        """The same reporter under yesterday's salt, while ``now`` is less than
+        ``within_seconds`` past UTC midnight; else None.
+
+        The salt changes at midnight, so someone who reported at 23:59 has another fingerprint
+        at 00:01; the dedupe window must look at both, or everyone counts twice at midnight.
+        """
+        if now % 86_400 >= within_seconds:
+            return None
+        return self._hash(int(now // 86_400) - 1, address, user_agent)
+
+    def _hash(self, day: int, address: str, user_agent: str) -> str:
+        salt = self._salts.get(day)
+        if salt is None:
+            salt = self._salt_for_day(day)
+            self._salts = {d: s for d, s in self._salts.items() if d >= day - 1}
+            self._salts[day] = salt
         msg = f"{address}\x00{user_agent}".encode()
-        return hmac.new(self._salt, msg, hashlib.sha256).hexdigest()[:32]
+        return hmac.new(salt, msg, hashlib.sha256).hexdigest()[:32]
 
 
 class Deduper:
@@ -197,8 +213,15 @@ class Deduper:
         self._last: dict[tuple[str, int], float] = {}
         self._next_prune = 0.0
 
-    def first_in_window(self, reporter: str | None, service_id: int, now: float) -> bool:
-        """True if this report counts; records it when it does."""
+    def first_in_window(
+        self, reporter: str | None, service_id: int, now: float, also: str | None = None
+    ) -> bool:
+        """True if this report counts; records it when it does.
+
+        ``also`` is the same reporter's other fingerprint, if any (under yesterday's salt,
+        just after midnight): a report under either within the window means this one does
+        not count.
+        """
         if reporter is None:
             return True
         if now >= self._next_prune:
@@ -207,6 +230,10 @@ class Deduper:
         last = self._last.get(key)
         if last is not None and abs(now - last) < self.window_seconds:
             return False
+        if also is not None:
+            before = self._last.get((also, service_id))
+            if before is not None and abs(now - before) < self.window_seconds:
+                return False
         self._last[key] = now
         return True
 

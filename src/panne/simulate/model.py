@@ -8,12 +8,20 @@ forwarded message), not independently.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from panne.catalog import Catalog
-from panne.simulate.outages import KINDS, Event, Outage, meta_2024, problem_mix
+from panne.simulate.outages import (
+    KINDS,
+    META_2024_START,
+    Event,
+    Outage,
+    fit_problems,
+    meta_2024,
+    problem_mix,
+)
 from panne.simulate.traffic import DEFAULT_VOLUME, VOLUME, Rhythm, background_mix
 
 DISPERSION = 8.0  # gamma shape: variance = mean + mean² / 8
@@ -114,13 +122,19 @@ class TrafficModel:
         return outage
 
     def add_meta_2024(self, start: float | None = None) -> list[Outage]:
-        found = [o for o in meta_2024() if o.service in self.index]
-        if start is not None:
-            shift = start - found[0].start
-            found = [
-                Outage(**{**o.__dict__, "start": o.start + shift, "end": o.end + shift})
-                for o in found
-            ]
+        """The March 2024 Meta outage on those of its services this model has, with each
+        service's problem shares fitted to its own problems."""
+        shift = 0.0 if start is None else start - META_2024_START
+        found = [
+            replace(
+                o,
+                start=o.start + shift,
+                end=o.end + shift,
+                problems=fit_problems(o.problems, self.services[self.index[o.service]].problems),
+            )
+            for o in meta_2024()
+            if o.service in self.index
+        ]
         self.outages.extend(found)
         return found
 

@@ -79,6 +79,23 @@ def problem_mix(rng: np.random.Generator, problems: tuple[str, ...]) -> dict[str
     return {k: v / sum(mix.values()) for k, v in mix.items()}
 
 
+def fit_problems(shares: dict[str, float], problems: tuple[str, ...]) -> dict[str, float]:
+    """``shares`` over a service's own ``problems`` (its catalog list, main function first).
+
+    A scenario names problems for several services at once, and not every service has each:
+    Messenger has no "website". The share of a problem the service lacks goes to its first
+    problem the scenario does not name (for Messenger, "messaging"), else to its main one, so
+    the reports stay where the catalog, the API and the pages know them. Entries keep their
+    order and number where they can, so a seed's draws stay the same.
+    """
+    spare = iter([p for p in problems if p not in shares and p != "other"])
+    out: dict[str, float] = {}
+    for p, w in shares.items():
+        q = p if p in problems else next(spare, problems[0])
+        out[q] = out.get(q, 0.0) + w
+    return out
+
+
 def meta_2024(start: float = META_2024_START, scale_ratio: float = 1.0) -> list[Outage]:
     """The 5 March 2024 Meta outage: four services, one event, about two hours."""
     ratios = {"facebook": 400.0, "instagram": 150.0, "threads": 120.0, "messenger": 100.0}

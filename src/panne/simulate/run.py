@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from panne.clock import ScaledClock, SystemClock, utc
+from panne.clock import ScaledClock, SystemClock, iso_utc, utc
 from panne.simulate.model import ServiceSpec, SimReport, TrafficModel
 from panne.simulate.outages import Outage
+
+BATCH_MAX = 10_000  # the batch endpoint's most reports per request
 
 
 class SimulateError(Exception):
     """A simulation that cannot run as asked; the message says why."""
 
 
-def _start(text: str | None) -> float:
+def _start(text: str | None, default: float) -> float:
     if not text:
-        return float(int(SystemClock().now() // 60) * 60)
+        return float(int(default // 60) * 60)
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
@@ -32,6 +35,37 @@ def _start(text: str | None) -> float:
     if at.tzinfo is None:
         raise SimulateError("--start needs a time zone, e.g. 2024-03-05T15:00:00Z")
     return at.timestamp()
+
+
+def lead_over_real_time(start: float, end: float, speed: float, now: float) -> float:
+    """How far (seconds) simulated time ends up ahead of real time at worst; 0 or less when
+    it never runs ahead.
+
+    A minute's reports are sent once its simulated end has come: at once when ``speed`` is 0,
+    else when ``start + elapsed × speed`` reaches it. The lead over real time ``now + elapsed``
+    changes linearly with the elapsed time, so its worst is at the first or the last minute.
+    """
+    span = end - start
+    last = end - now - (span / speed if speed > 0 else 0.0)
+    return max(start - now, last)
+
+
+def _check_not_ahead(start: float, end: float, args: argparse.Namespace, now: float) -> None:
+    """A server refuses reports from the future, and would refuse them only after the batches
+    before were stored: refuse up front instead, saying what would do."""
+    lead = lead_over_real_time(start, end, args.speed, now)
+    if lead <= 0:
+        return
+    span = end - start
+    latest = now - span + (span / args.speed if args.speed > 0 else 0.0)
+    latest = min(latest, now)
+    paced = f" at --speed {args.speed:g}" if args.speed > 0 else ""
+    raise SimulateError(
+        f"--start {iso_utc(start)} with --minutes {args.minutes:g}{paced} would send reports "
+        f"up to {lead:.0f} s in the future, which the server refuses: start at "
+        f"{iso_utc(math.floor(latest / 60) * 60)} or earlier (without --start, the simulated "
+        "time ends now)"
+    )
 
 
 def _minutes(
@@ -50,33 +84,70 @@ def _minutes(
         minute = stop
 
 
-def simulate(args: argparse.Namespace, say: Callable[[str], Any]) -> None:
+def _check_numbers(args: argparse.Namespace) -> None:
+    numbers = (args.minutes, args.scale, args.speed, args.growth_per_week)
+    if not all(math.isfinite(x) for x in numbers):
+        raise SimulateError("--minutes, --scale, --speed and --growth-per-week must be numbers")
     if args.minutes <= 0 or args.scale <= 0 or args.speed < 0:
         raise SimulateError("--minutes and --scale must be positive, --speed zero or more")
-    start = _start(args.start)
-    end = start + args.minutes * 60
+    if args.growth_per_week <= -1:
+        raise SimulateError("--growth-per-week must be more than -1 (-0.1 is 10% fewer a week)")
+
+
+def simulate(args: argparse.Namespace, say: Callable[[str], Any]) -> None:
+    _check_numbers(args)
+    now = SystemClock().now()
+    span = args.minutes * 60
     if args.server:
         if not args.api_key:
             raise SimulateError("--server needs --api-key (a key made with --trusted)")
-        specs, send = _server(args.server.rstrip("/"), args.api_key)
+        # A server takes no report from the future: by default the simulated time ends now.
+        start = _start(args.start, now - span)
+        end = start + span
+        _check_not_ahead(start, end, args, now)
+        target = _server(args.server.rstrip("/"), args.api_key)
     else:
-        specs, send = _database(args.database)
-    model = TrafficModel(specs, seed=args.seed, scale=args.scale, start=start)
+        start = _start(args.start, now)
+        end = start + span
+        target = _database(args.database, Path(args.config) if args.config else None)
+    try:
+        total = _run(args, target, start, end, say)
+    finally:
+        target.close()
+    say(f"{total} reports from {utc(start):%Y-%m-%d %H:%M} to {utc(end):%H:%M} UTC")
+
+
+def _run(
+    args: argparse.Namespace, target: Target, start: float, end: float, say: Callable[[str], Any]
+) -> int:
+    model = TrafficModel(
+        target.specs,
+        seed=args.seed,
+        scale=args.scale,
+        growth_per_week=args.growth_per_week,
+        start=start,
+    )
     if args.scenario == "random":
         model.schedule_random_outages(start, end, every_minutes=30)
     elif args.scenario == "meta-2024":
         model.add_meta_2024(start + 600)
+    target.check_outages(model.outages)
     total = 0
     for reports in _minutes(model, start, end, args.speed):
-        if reports:
-            send(reports)
-            total += len(reports)
-    say(f"{total} reports from {utc(start):%Y-%m-%d %H:%M} to {utc(end):%H:%M} UTC")
+        if not reports:
+            continue
+        try:
+            target.send(reports)
+        except SimulateError as exc:
+            kept = f"; the {total} reports sent before stay stored" if total else ""
+            raise SimulateError(f"{exc}{kept}") from None
+        total += len(reports)
     for o in model.outages:
         say(f"  outage {o.kind}: {o.service} at {utc(o.start):%Y-%m-%d %H:%M} for "
             f"{(o.end - o.start) / 60:.0f} min, peak ×{o.peak_ratio:.0f}")  # fmt: skip
     if args.labels:
         Path(args.labels).write_text(json.dumps([_label(o) for o in model.outages], indent=2))
+    return total
 
 
 def _label(o: Outage) -> dict[str, Any]:
@@ -86,59 +157,102 @@ def _label(o: Outage) -> dict[str, Any]:
     return d
 
 
-Send = Callable[[list[SimReport]], None]
+@dataclass
+class Target:
+    """Where the reports go: the catalog's services, how to send a minute's reports, how to
+    check the outages first, and how to finish."""
+
+    specs: list[ServiceSpec]
+    send: Callable[[list[SimReport]], None]
+    check_outages: Callable[[list[Outage]], None]
+    close: Callable[[], None]
 
 
-def _database(url: str | None) -> tuple[list[ServiceSpec], Send]:
+def _database(url: str | None, config: Path | None) -> Target:
     from panne.config import load
     from panne.node import Node
-    from panne.signals.reports import Report, new_report_id
     from panne.simulate.model import specs_from_catalog
+    from panne.simulate.rows import CatalogRows, RowError
 
-    node = Node(load(database_url=url), background=False)
+    node = Node(load(config, database_url=url), background=False)
     node.prepare_database()
     catalog = node.reload_catalog()
-    ids = {s.slug: s.id for s in catalog.services.values()}
+    rows = CatalogRows(catalog)
     node.writer.start()
 
     def send(reports: list[SimReport]) -> None:
-        rows = []
-        for r in reports:
-            ms = int(r.at * 1000)
-            sid = ids[r.service]
-            assert sid is not None
-            rows.append(Report(new_report_id(ms), sid, r.problem, r.country, ms, ms, None, True,
-                               "simulate"))  # fmt: skip
-        node.writer.write_sync(rows)
+        try:
+            checked = rows.reports(reports, "simulate")
+        except RowError as exc:
+            raise SimulateError(str(exc)) from None
+        node.writer.write_sync(checked)
 
-    return specs_from_catalog(catalog), send
+    def check_outages(outages: list[Outage]) -> None:
+        try:
+            rows.check_outages(outages)
+        except RowError as exc:
+            raise SimulateError(str(exc)) from None
+
+    def close() -> None:
+        node.writer.stop()
+        node.engine.dispose()
+
+    return Target(specs_from_catalog(catalog), send, check_outages, close)
 
 
-def _server(url: str, key: str) -> tuple[list[ServiceSpec], Send]:
-    client = httpx.Client(base_url=url, timeout=60, headers={"authorization": f"Bearer {key}"})
+def _server(url: str, key: str) -> Target:
     try:
-        services = client.get("/api/v1/services").raise_for_status().json()
+        client = httpx.Client(base_url=url, timeout=60, headers={"authorization": f"Bearer {key}"})
+        resp = client.get("/api/v1/services")
+    except httpx.InvalidURL as exc:
+        raise SimulateError(f"--server {url!r} is not a valid URL: {exc}") from None
+    except httpx.UnsupportedProtocol:
+        raise SimulateError(f"--server {url!r} is not an http:// or https:// URL") from None
     except httpx.HTTPError as exc:
         raise SimulateError(f"cannot read the catalog at {url}: {exc}") from None
-    specs = [
-        ServiceSpec(s["slug"], tuple(p["slug"] for p in s["problems"]), s["group"])
-        for s in services
-    ]
+    if resp.status_code != 200:
+        client.close()
+        raise SimulateError(
+            f"cannot read the catalog at {url} ({resp.status_code}): {_detail(resp)}"
+        )
+    try:
+        specs = [
+            ServiceSpec(s["slug"], tuple(p["slug"] for p in s["problems"]), s["group"])
+            for s in resp.json()
+        ]
+    except (ValueError, TypeError, KeyError):
+        client.close()
+        raise SimulateError(
+            f"{url}/api/v1/services did not answer with panne's catalog: is it a panne server?"
+        ) from None
 
     def send(reports: list[SimReport]) -> None:
-        for i in range(0, len(reports), 10_000):
+        for i in range(0, len(reports), BATCH_MAX):
             body = [
-                {
-                    "service": r.service,
-                    "problem": r.problem,
-                    "country": r.country,
-                    "timestamp": r.at,
-                }
-                for r in reports[i : i + 10_000]
-            ]
-            resp = client.post("/api/v1/reports/batch", json=body)
+                {"service": r.service, "problem": r.problem, "country": r.country,
+                 "timestamp": r.at}
+                for r in reports[i : i + BATCH_MAX]
+            ]  # fmt: skip
+            try:
+                resp = client.post("/api/v1/reports/batch", json=body)
+            except httpx.HTTPError as exc:
+                raise SimulateError(f"cannot reach {url}: {exc}") from None
             if resp.status_code != 202:
-                detail = resp.json().get("detail", resp.text) if resp.content else resp.text
-                raise SimulateError(f"the server refused a batch ({resp.status_code}): {detail}")
+                raise SimulateError(
+                    f"the server refused a batch ({resp.status_code}): {_detail(resp)}"
+                )
 
-    return specs, send
+    def check_outages(outages: list[Outage]) -> None:
+        pass  # the server checks every report against its catalog
+
+    return Target(specs, send, check_outages, client.close)
+
+
+def _detail(resp: httpx.Response) -> str:
+    """A refusal in one line: the problem's detail, else the start of whatever came back."""
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    text = data.get("detail") if isinstance(data, dict) else None
+    return " ".join(str(text or resp.text or "(no body)").split())[:300]

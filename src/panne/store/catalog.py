@@ -1,13 +1,30 @@
-"""The catalog in the database: read it whole, merge a catalog file into it."""
+"""The catalog in the database: read it whole, merge a catalog file into it.
+
+Every merge that changes something writes a new ``catalog_version`` stamp (in ``settings_kv``),
+so a running node, in this process or another, notices a ``panne catalog import`` by reading
+one small row every few seconds and reloads the catalog only then.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, select
+import secrets
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, Engine, select
 
 from panne.catalog import Catalog, Group, Problem, Service
 from panne.store.schema import groups, problem_categories, services, settings_kv
 
 _DEFAULT_PROBLEMS = "default_problems"
+_VERSION = "catalog_version"
+
+
+class MergeResult(NamedTuple):
+    """What a merge did to the services (problems and groups are merged alike, not counted)."""
+
+    added: int
+    updated: int
+    unchanged: int
 
 
 def load(engine: Engine) -> Catalog:
@@ -42,45 +59,43 @@ def load(engine: Engine) -> Catalog:
     return Catalog(problems, tuple(default or ()), grps, svcs)
 
 
-def merge(engine: Engine, catalog: Catalog) -> tuple[int, int]:
+def merge(engine: Engine, catalog: Catalog) -> MergeResult:
     """Add or update every entry of ``catalog``; nothing is deleted, since reports refer to
-    services. Returns (services added, services updated)."""
-    added = updated = 0
+    services. Rows that already say the same are left alone and counted as unchanged; if
+    anything changed, the catalog version changes in the same transaction."""
+    added = updated = unchanged = 0
+    changed = False
     with engine.begin() as conn:
+        problems_now = {
+            r.slug: (r.names, r.position) for r in conn.execute(select(problem_categories))
+        }
         for pos, p in enumerate(catalog.problems.values()):
-            values = {"names": p.names, "position": pos}
-            if (
+            if p.slug not in problems_now:
+                conn.execute(
+                    problem_categories.insert().values(slug=p.slug, names=p.names, position=pos)
+                )
+            elif problems_now[p.slug] != (p.names, pos):
                 conn.execute(
                     problem_categories.update()
                     .where(problem_categories.c.slug == p.slug)
-                    .values(**values)
-                ).rowcount
-                == 0
-            ):
-                conn.execute(problem_categories.insert().values(slug=p.slug, **values))
-        if (
-            conn.execute(
-                settings_kv.update()
-                .where(settings_kv.c.key == _DEFAULT_PROBLEMS)
-                .values(value=list(catalog.default_problems))
-            ).rowcount
-            == 0
-        ):
-            conn.execute(
-                settings_kv.insert().values(
-                    key=_DEFAULT_PROBLEMS, value=list(catalog.default_problems)
+                    .values(names=p.names, position=pos)
                 )
-            )
+            else:
+                continue
+            changed = True
+        changed |= _put(conn, _DEFAULT_PROBLEMS, list(catalog.default_problems))
+        groups_now = {r.slug: r.name for r in conn.execute(select(groups))}
         for g in catalog.groups.values():
-            if (
-                conn.execute(
-                    groups.update().where(groups.c.slug == g.slug).values(name=g.name)
-                ).rowcount
-                == 0
-            ):
+            if g.slug not in groups_now:
                 conn.execute(groups.insert().values(slug=g.slug, name=g.name))
+            elif groups_now[g.slug] != g.name:
+                conn.execute(groups.update().where(groups.c.slug == g.slug).values(name=g.name))
+            else:
+                continue
+            changed = True
+        services_now = {r.slug: r for r in conn.execute(select(services))}
         for s in catalog.services.values():
-            values = {
+            values: dict[str, Any] = {
                 "name": s.name,
                 "group_slug": s.group,
                 "url": s.url,
@@ -88,14 +103,43 @@ def merge(engine: Engine, catalog: Catalog) -> tuple[int, int]:
                 "problems": list(s.problems),
                 "active": True,
             }
-            if conn.execute(
-                services.update().where(services.c.slug == s.slug).values(**values)
-            ).rowcount:
-                updated += 1
-            else:
+            row = services_now.get(s.slug)
+            if row is None:
                 conn.execute(services.insert().values(slug=s.slug, **values))
                 added += 1
-    return added, updated
+            elif any(getattr(row, k) != v for k, v in values.items()):
+                conn.execute(services.update().where(services.c.slug == s.slug).values(**values))
+                updated += 1
+            else:
+                unchanged += 1
+        if changed or added or updated:
+            _put(conn, _VERSION, secrets.token_hex(8))
+    return MergeResult(added, updated, unchanged)
+
+
+def version(engine: Engine) -> str | None:
+    """The stamp of the stored catalog: a new value after every merge that changed it.
+
+    A random token rather than a counter, so two imports at once cannot write the same
+    value and leave a node believing it has the second when it read only the first.
+    """
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(settings_kv.c.value).where(settings_kv.c.key == _VERSION)
+        ).scalar()
+    return None if found is None else str(found)
+
+
+def _put(conn: Connection, key: str, value: Any) -> bool:
+    """Set ``settings_kv[key]``; True if it was absent or different."""
+    now = conn.execute(select(settings_kv.c.value).where(settings_kv.c.key == key)).first()
+    if now is None:
+        conn.execute(settings_kv.insert().values(key=key, value=value))
+        return True
+    if now[0] == value:
+        return False
+    conn.execute(settings_kv.update().where(settings_kv.c.key == key).values(value=value))
+    return True
 
 
 def is_empty(engine: Engine) -> bool:

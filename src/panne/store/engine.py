@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 def is_sqlite(url: str) -> bool:
@@ -20,9 +21,13 @@ def make_engine(url: str, *, synchronous: str = "full") -> Engine:
     before it returns, which is what "accepted" means for a report; ``busy_timeout`` makes a
     second process wait for the lock instead of failing.
     """
-    if not is_sqlite(url):
-        return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
     parsed = make_url(url)
+    if not is_sqlite(url):
+        if not parsed.database and "dbname" not in parsed.query:
+            # The driver would connect to the user's default database, often the `postgres`
+            # maintenance database, and migrate it. (Settings refuse this first, naming it.)
+            raise ArgumentError(f"{parsed!r} names no database: add /DBNAME to the URL")
+        return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})

@@ -6,11 +6,11 @@ import zlib
 from datetime import datetime
 from operator import attrgetter, itemgetter
 from time import perf_counter
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request
-from pydantic import ValidationError
+from pydantic import BeforeValidator, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -26,6 +26,12 @@ from panne.web.client import parse_networks, request_client
 from panne.web.limits import BodyTooLarge
 from panne.web.problems import ProblemError, unknown_service, validation_detail
 
+# What a batch may be sent as: a JSON array, or one report per line (NDJSON, also known as JSON
+# Lines). Anything else is refused, as on the single-report endpoint, so that no cross-site form
+# (text/plain, urlencoded, multipart) can post a batch.
+BATCH_TYPES = ("application/json", "application/x-ndjson", "application/jsonl")
+_NDJSON_TYPES = BATCH_TYPES[1:]
+
 # The batch answer lists 10,000 ids (350 kB); the application's gzip middleware compresses at
 # level 9, which cost more than validating the batch. Random hex compresses as well at level 1
 # (its entropy, not the search, sets the size), at a tenth of the time.
@@ -33,16 +39,30 @@ _BATCH_GZIP_LEVEL = 1
 _GZIP_MIN_BYTES = 1024  # as the middleware
 
 
+def _empty_is_absent(value: Any) -> Any:
+    """``?from=&to=`` as a form with blank fields sends it: the defaults, not a 422."""
+    return None if value == "" else value
+
+
+BlankIsNone = BeforeValidator(_empty_is_absent)
+Step = Literal["1m", "5m", "15m", "1h", "1d"]
+
+
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status, media_type="application/json")
 
 
-def _parse_json_error(exc: ValidationError) -> ProblemError:
-    errors = exc.errors()
-    if any(e["type"] == "json_invalid" for e in errors):
-        return ProblemError(400, "the body is not valid JSON", title="Malformed JSON")
-    detail, items = validation_detail(list(errors))
-    return ProblemError(422, detail, title="Invalid report", errors=items)
+def _batch_error(exc: ValidationError) -> ProblemError:
+    """A batch's first bad report in the shape ingest gives its own refusals: ``report N: …``
+    with ``index`` N and the ``field``, plus every error in ``errors``."""
+    errors = list(exc.errors())
+    _, items = validation_detail(errors)
+    loc = errors[0]["loc"] if errors else ()
+    index = loc[0] if loc and isinstance(loc[0], int) else None
+    field = ".".join(str(p) for p in loc[1:]) or None
+    where = f"{field}: " if field else ""
+    detail = f"report {index}: {where}{errors[0]['msg'] if errors else 'invalid'}"
+    return ProblemError(422, detail, title="Invalid report", index=index, field=field, errors=items)
 
 
 def _schema_body(model: Any, *, ndjson: bool = False) -> dict[str, Any]:
@@ -108,10 +128,17 @@ def build_router(node: Node) -> APIRouter:
 
     async def take_batch(request: Request) -> list[Report]:
         key = await run_in_threadpool(_api_key, request)
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype not in BATCH_TYPES:
+            raise ProblemError(
+                415,
+                "send the batch as application/json (an array) or application/x-ndjson "
+                "(one report per line)",
+                title="Unsupported media type",
+            )
         body = await request.body()
-        ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
         try:
-            if ctype in ("application/x-ndjson", "application/jsonl"):
+            if ctype in _NDJSON_TYPES:
                 raw = [orjson.loads(ln) for ln in body.split(b"\n") if ln.strip()]
             else:
                 raw = orjson.loads(body)
@@ -125,7 +152,7 @@ def build_router(node: Node) -> APIRouter:
         try:
             items = batch_items(raw)
         except ValidationError as exc:
-            raise _parse_json_error(exc) from None
+            raise _batch_error(exc) from None
         if not items:
             raise ProblemError(422, "the batch is empty", title="Empty batch")
         return await node.ingestor.accept_batch(items, key, request_client(request, trusted))
@@ -135,10 +162,11 @@ def build_router(node: Node) -> APIRouter:
         plain = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         plain = plain or request.headers.get("x-api-key", "")
         if not plain:
-            raise ProblemError(
+            raise IngestError(
                 401,
+                "API key required",
                 "this endpoint needs an API key: `Authorization: Bearer KEY`",
-                title="API key required",
+                headers={"WWW-Authenticate": "Bearer"},
             )
         key = keys.verify(node.engine, plain)
         if key is None:
@@ -176,12 +204,16 @@ def build_router(node: Node) -> APIRouter:
     )
     def get_counts(
         slug: str,
-        from_: datetime | None = Query(
-            None, alias="from", description="ISO 8601; default 24 h ago"
-        ),
-        to: datetime | None = Query(None, description="ISO 8601; default now"),
-        step: Literal["1m", "5m", "15m", "1h", "1d"] = "15m",
-        by: Literal["country", "problem"] | None = None,
+        from_: Annotated[
+            datetime | None,
+            Query(alias="from", description="ISO 8601; default 24 h ago"),
+            BlankIsNone,
+        ] = None,
+        to: Annotated[
+            datetime | None, Query(description="ISO 8601; default now"), BlankIsNone
+        ] = None,
+        step: Annotated[Step | None, Query(description="default 15m"), BlankIsNone] = None,
+        by: Annotated[Literal["country", "problem"] | None, BlankIsNone] = None,
     ) -> Response:
         svc = service_or_404(slug)
         if (to and to.tzinfo is None) or (from_ and from_.tzinfo is None):
@@ -190,6 +222,7 @@ def build_router(node: Node) -> APIRouter:
             )
         end = to.timestamp() if to else node.clock.now()
         start = from_.timestamp() if from_ else end - 86_400
+        step = step or "15m"
         try:
             first, last, step_s = counts.plan(start, end, step)
         except counts.RangeError as exc:
