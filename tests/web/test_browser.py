@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -69,6 +71,21 @@ def test_search_finds_a_service_by_name_or_alias(outage_site: Site, page: Page) 
     expect(page).to_have_url(re.compile(r"/services/whatsapp$"))
 
 
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [("フェイスブック", "Facebook"), ("インスタグラム", "Instagram"), ("إنستغرام", "Instagram")],
+)
+def test_search_as_you_type_folds_marks_as_the_server_does(
+    outage_site: Site, page: Page, typed: str, found: str
+) -> None:
+    # Voiced kana and the hamza decompose into marks outside U+0300-U+036F.
+    page.goto(outage_site.url + "/")
+    page.get_by_label("Find a service").fill(typed)
+    visible = page.locator("#services li:visible")
+    expect(visible).to_have_count(1)
+    expect(visible).to_contain_text(found)
+
+
 CHARTED = """() => [...document.querySelectorAll('.chart rect title')]
     .reduce((sum, t) => sum + Number(t.textContent.split(':').pop().replace(/\\D/g, '')), 0)"""
 
@@ -96,14 +113,18 @@ def test_the_report_button_counts_once_and_updates_the_page(outage_site: Site, p
     page.keyboard.press("Enter")
     expect(page.locator(".feedback")).to_have_text("Thank you: your report was counted.")
     expect(page.locator('[data-count="hour"]')).to_contain_text(f"{before + 1} report")
+    button = page.get_by_role("button", name="I have a problem with Signal")
+    expect(button).to_be_focused()  # the keyboard user is still where they were
+    page.keyboard.press("Enter")  # an impatient second press sends nothing
+    expect(button).to_be_focused()
     # The chart is redrawn with the new report (its block may land after the headline's).
     for _ in range(50):
         if _charted(page) == charted + 1:
             break
         page.wait_for_timeout(100)
     assert _charted(page) == charted + 1
-    button = page.get_by_role("button", name="I have a problem with Signal")
-    expect(button).to_be_disabled()  # no double posting from an impatient second press
+    expect(button).to_be_disabled()  # aria-disabled: no double posting, focus kept
+    expect(page.locator('[data-count="hour"]')).to_contain_text(f"{before + 1} report")
     page.wait_for_timeout(5200)
     button.click()
     expect(page.locator(".feedback")).to_contain_text("already reported Signal")
@@ -135,5 +156,86 @@ def test_usable_on_a_phone_sized_screen(outage_site: Site, browser: Browser) -> 
             assert width <= 375, path  # nothing wider than the screen
         button = page.get_by_role("button", name=re.compile("I have a problem"))
         expect(button).to_be_visible()
+    finally:
+        context.close()
+
+
+def _live_round(page: Page, block: str) -> None:
+    """Move the page's fake clock past one refresh and wait for the block's answer."""
+    with page.expect_response(lambda r: f"live={block}" in r.url):
+        page.clock.run_for(21_000)
+    page.wait_for_timeout(200)  # the answer's text read and placed
+
+
+def test_the_live_refresh_leaves_keyboard_focus_where_it_is(outage_site: Site, page: Page) -> None:
+    page.clock.install()
+    page.goto(outage_site.url + "/services/facebook")
+    page.get_by_role("link", name="Full-size map").focus()  # inside the refreshed block
+    page.evaluate("window.focused = document.activeElement")
+    _live_round(page, "live")
+    assert page.evaluate("document.activeElement === window.focused && focused.isConnected")
+    # Once focus has left the block, the next round refreshes it.
+    page.get_by_role("link", name="Français").focus()
+    _live_round(page, "live")
+    for _ in range(30):
+        if not page.evaluate("window.focused.isConnected"):
+            break
+        page.wait_for_timeout(100)
+    assert not page.evaluate("window.focused.isConnected")
+
+
+def test_a_change_of_status_is_announced_once_not_every_refresh(
+    outage_site: Site, page: Page
+) -> None:
+    page.clock.install()
+    page.goto(outage_site.url + "/services/facebook")
+    announce = page.locator("#announce")
+    expect(announce).to_have_text("")
+    assert page.locator(".headline[aria-live]").count() == 0  # counts change every round
+    # As if the page had been opened before the outage: the refresh brings the news.
+    page.evaluate("document.querySelector('[data-state]').dataset.state = 'normal'")
+    _live_round(page, "headline")
+    expect(announce).to_contain_text("User reports indicate problems at Facebook since 16:1")
+    page.evaluate("document.getElementById('announce').textContent = ''")
+    _live_round(page, "headline")
+    expect(announce).to_have_text("")  # same status: nothing said again
+
+
+TALLEST = """() => [...document.querySelectorAll('.chart rect')]
+    .sort((a, b) => b.height.baseVal.value - a.height.baseVal.value)[0].textContent"""
+
+
+def test_chart_tooltips_are_in_the_viewers_time_zone(outage_site: Site, page: Page) -> None:
+    page.goto(outage_site.url + "/services/facebook")
+    titles = page.eval_on_selector_all(".chart rect title", "ts => ts.map(t => t.textContent)")
+    assert titles and all(re.fullmatch(r"\d\d:\d\d: [\d,]+", t) for t in titles)
+    assert page.evaluate(TALLEST).startswith("16:15: ")  # 15:15 UTC, in Paris
+    assert len(titles) == len({t.split(": ")[0] for t in titles})  # one bar per bucket
+
+
+LABELS = """() => [...document.querySelectorAll('.chart text')]
+    .filter(t => getComputedStyle(t).display !== 'none')
+    .map(t => { const r = t.getBoundingClientRect(), s = t.ownerSVGElement.getBoundingClientRect();
+        return {x: t.closest('.xlabs') !== null, left: r.left, right: r.right, svgLeft: s.left,
+                svgRight: s.right, px: parseFloat(getComputedStyle(t).fontSize)
+                    * t.ownerSVGElement.getScreenCTM().a}; })"""
+
+
+def test_chart_axis_labels_are_readable_on_a_phone(
+    outage_site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, locale="en-GB", timezone_id="Europe/Paris"
+    )
+    page = context.new_page()
+    try:
+        page.goto(outage_site.url + "/services/facebook")
+        labels = page.evaluate(LABELS)
+        assert labels and all(lab["px"] >= 10 for lab in labels)  # was 5 px
+        assert all(lab["svgLeft"] <= lab["left"] and lab["right"] <= lab["svgRight"] + 1
+                   for lab in labels)  # fmt: skip
+        xs = sorted((lab for lab in labels if lab["x"]), key=lambda lab: lab["left"])
+        assert len(xs) >= 3 and all(a["right"] < b["left"] for a, b in pairwise(xs))
+        page.locator(".chart").first.screenshot(path=str(tmp_path / "phone-chart.png"))
     finally:
         context.close()

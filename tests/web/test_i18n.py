@@ -26,6 +26,12 @@ LOCALE = ROOT / "src" / "panne" / "web" / "locale"
         (None, "en-US;q=0.3,fr-CA;q=0.7", "fr"),
         (None, "fr;q=0", "en"),
         (None, "fr;q=bad", "en"),
+        (None, "FR", "fr"),  # tags are case-insensitive, and the answer is always ours
+        (None, "EN", "en"),
+        (None, "Fr-fr", "fr"),
+        (None, "FR-CA", "fr"),
+        (None, "EN-US", "en"),
+        (None, "de-DE, FR;q=0.5", "fr"),
         ("en", "fr-FR", "en"),  # the switch wins over the browser
         ("xx", "fr-FR", "fr"),  # an unknown cookie is ignored
     ],
@@ -63,6 +69,8 @@ def test_french_catalog_compiles_and_formats_the_french_way() -> None:
     f = i18n.Formatter("fr")
     assert f.number(12345) == "12\u202f345"
     assert f.percent(0.76) == "76\xa0%"
+    assert f.share(0.003) == "<1\xa0%" and f.share(0) == "0\xa0%"  # a few reports are not none
+    assert f.long_date(1_709_652_300) == "5 mars 2024"
     assert "mars 2024" in f.datetime(1_709_652_300)
     assert i18n.Formatter("en").duration(3900) == "1 hour 5 minutes"
     assert i18n.Formatter("fr").duration(3900).replace("\xa0", " ") == "1 heure 5 minutes"

@@ -1,5 +1,5 @@
 """The HTML pages over real HTTP: each one answers, says its language, escapes what it shows,
-sets its security headers, and takes a report from a form only from its own site."""
+sets its security headers and its caching terms, and reads in the page's language."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from tests.web.conftest import Site
 
 from panne.signals.probe_state import ProbeState
 from panne.signals.probes import ProbeResult, ProbeSpec
+from panne.signals.reports import Report, new_report_id
 from panne.signals.vendor_status import VendorIncident, VendorSource, VendorState
 from panne.store import incidents as incident_store
 from panne.store import mentions as mention_store
@@ -37,25 +38,77 @@ def test_every_page_answers_in_its_language_with_a_strict_policy(
     assert '<html lang="fr">' in fr.text and fr.headers["content-language"] == "fr"
 
 
+@pytest.mark.parametrize("header", ["FR", "Fr-fr", "FR-CA", "EN", "EN-US"])
+def test_an_uppercase_language_tag_gets_the_page_in_that_language(
+    outage_site: Site, header: str
+) -> None:
+    r = httpx.get(outage_site.url + "/services/facebook", headers={"accept-language": header})
+    assert r.status_code == 200
+    assert r.headers["content-language"] == header[:2].lower()
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/status/meta", "/embed/facebook"])
+def test_pages_answer_head_and_say_they_vary_by_language(outage_site: Site, path: str) -> None:
+    head = httpx.head(outage_site.url + path)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"].startswith("text/html")
+    got = httpx.get(outage_site.url + path)  # httpx asks for gzip: the encoding is named too
+    vary = {v.strip().lower() for v in got.headers["vary"].split(",")}
+    assert {"accept-language", "cookie", "accept-encoding"} <= vary
+
+
 def test_incident_page_has_its_facts_and_a_shareable_preview(outage_site: Site) -> None:
     records, _ = incident_store.query(outage_site.node.engine, active=True, service="facebook")
     fb = next(r for r in records if r.kind == "service")
     page = httpx.get(f"{outage_site.url}/incidents/{fb.id}").text
-    assert f'<meta property="og:title" content="{fb.title}">' in page
+    # What happened, when: a shared link reads as news, not as a bare service name.
+    assert re.search(
+        r'<meta property="og:title" content="Facebook outage — March 5, 2024, 3:1\d\sPM UTC">', page
+    )
     assert re.search(r'<meta property="og:description" content="Ongoing since [^"]+ UTC\.', page)
     assert f'og:url" content="{outage_site.node.settings.public_url()}/incidents/{fb.id}"' in page
     for label in ("Started", "Detected", "Peak", "Duration", "Timeline", "Evidence"):
         assert label in page
     assert "Confidence: " in page and "signals that agree: user reports" in page
     assert "United States" in page and "Login" in page
+    peak = page.split("<dt>Peak</dt><dd>", 1)[1].split("</dd>", 1)[0]
+    assert re.search(r"the usual, at <time datetime=\"2024-03-05T15:\d\d:\d\dZ\"", peak)
     group = httpx.get(f"{outage_site.url}/incidents/{fb.parent_id}").text
     assert "Services affected" in group
     for slug in ("facebook", "instagram"):
         assert f'href="/services/{slug}"' in group
+    assert 'content="Meta outage — March 5, 2024' in group
+    assert "the usual, at <time" in group  # the group's peak: its largest member's
+    fr = httpx.get(f"{outage_site.url}/incidents/{fb.id}", cookies={"lang": "fr"}).text
+    assert 'content="Panne de Facebook — 5 mars 2024 à 15:1' in fr
+    # French puts a space before a colon, so the colon is the translation's, not the template's.
+    assert "Gravité : " in fr and "Confiance : " in fr and "signaux concordants : " in fr
+    assert "Gravité:" not in fr and "Confiance:" not in fr
+
+
+def test_service_page_has_a_shareable_preview_with_its_status(outage_site: Site) -> None:
+    page = httpx.get(f"{outage_site.url}/services/facebook").text
+    assert re.search(
+        r'<meta property="og:title" content="Is Facebook down\? Problems reported since '
+        r'3:1\d\sPM UTC">',
+        page,
+    )
+    assert '<meta property="og:description" content="Live user reports of problems' in page
+    base = outage_site.node.settings.public_url()
+    assert f'<meta property="og:url" content="{base}/services/facebook">' in page
+    quiet = httpx.get(f"{outage_site.url}/services/steam").text
+    assert 'og:title" content="Is Steam down? No current problems reported"' in quiet
+
+
+def test_incident_rows_name_their_countries_in_the_pages_language(outage_site: Site) -> None:
+    rows = httpx.get(outage_site.url + "/incidents", params={"group": "meta"}).text
+    assert "United States" in rows and "· US," not in rows
+    fr = httpx.get(outage_site.url + "/incidents", params={"group": "meta"}, cookies={"lang": "fr"})
+    assert "États-Unis" in fr.text
 
 
 def test_unknown_things_get_an_html_404(outage_site: Site) -> None:
-    for path in ("/services/nope", "/incidents/nope", "/groups/nope"):
+    for path in ("/services/nope", "/incidents/nope", "/groups/nope", "/groups/", "/services"):
         r = httpx.get(outage_site.url + path)
         assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
     r = httpx.get(outage_site.url + "/services/%3Cscript%3Ealert(1)")
@@ -71,6 +124,17 @@ def test_search_filters_and_goes_straight_to_a_single_match(outage_site: Site) -
     assert many.status_code == 200 and "Teams" in grid and "Facebook" not in grid
     none = httpx.get(outage_site.url + "/", params={"q": "<b>nothing</b>"})
     assert "No service matches “&lt;b&gt;nothing&lt;/b&gt;”" in none.text
+
+
+@pytest.mark.parametrize(
+    ("query", "slug"), [("steam", "steam"), ("STEAM", "steam"), ("teams", "teams")]
+)
+def test_a_name_typed_in_full_goes_to_its_service_even_inside_other_names(
+    outage_site: Site, query: str, slug: str
+) -> None:
+    # "steam" is also inside Microsoft Teams' alias "msteams": the exact name wins.
+    r = httpx.get(outage_site.url + "/", params={"q": query})
+    assert r.status_code == 303 and r.headers["location"] == f"/services/{slug}"
 
 
 def test_language_switch_sets_a_cookie_and_stays_on_site(outage_site: Site) -> None:
@@ -89,55 +153,6 @@ def test_the_live_block_renders_alone(outage_site: Site) -> None:
     assert "<html" not in part and "<form" not in part
 
 
-def _form_token(site: Site, client: httpx.Client) -> str:
-    page = client.get(site.url + "/services/threads").text
-    match = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert match is not None
-    return match.group(1)
-
-
-def _hour_count(page: str) -> int:
-    match = re.search(r'data-count="hour">([\d,]+) report', page)
-    assert match is not None
-    return int(match.group(1).replace(",", ""))
-
-
-def test_the_report_form_counts_a_report_without_javascript(outage_site: Site) -> None:
-    with httpx.Client() as client:
-        before = _hour_count(client.get(outage_site.url + "/services/threads").text)
-        token = _form_token(outage_site, client)
-        r = client.post(
-            outage_site.url + "/services/threads/report",
-            data={"problem": "login", "csrf": token},
-        )
-        assert r.status_code == 303 and r.headers["location"].endswith("?reported=ok#report")
-        after = client.get(outage_site.url + "/services/threads?reported=ok")
-        assert "your report was counted" in after.text
-        assert _hour_count(after.text) == before + 1
-        unknown = client.post(
-            outage_site.url + "/services/threads/report", data={"problem": "atm", "csrf": token}
-        )
-        assert unknown.headers["location"].endswith("?reported=choose#report")
-
-
-def test_the_report_form_refuses_cross_site_posts(outage_site: Site) -> None:
-    with httpx.Client() as client:
-        before = _hour_count(client.get(outage_site.url + "/services/threads").text)
-        token = _form_token(outage_site, client)
-        forged = client.post(  # the right token, but posted from another site
-            outage_site.url + "/services/threads/report",
-            data={"problem": "login", "csrf": token},
-            headers={"origin": "https://evil.example"},
-        )
-        assert forged.status_code == 403
-    no_cookie = httpx.post(  # another site cannot read or send the same-site cookie
-        outage_site.url + "/services/threads/report", data={"problem": "login", "csrf": token}
-    )
-    assert no_cookie.status_code == 403
-    after = httpx.get(outage_site.url + "/services/threads").text
-    assert _hour_count(after) == before
-
-
 def test_archive_filters_and_pages(outage_site: Site) -> None:
     base = outage_site.url + "/incidents"
     meta = httpx.get(base, params={"group": "meta"}).text
@@ -150,6 +165,30 @@ def test_archive_filters_and_pages(outage_site: Site) -> None:
     assert "No incident matches" in before
     junk = httpx.get(base, params={"since": "yesterday", "country": "<x>", "page": "0"})
     assert junk.status_code == 200  # a bad filter is ignored, not an error page
+
+
+def test_archive_pages_stay_in_range(outage_site: Site) -> None:
+    node = outage_site.node
+    for i in range(30):  # more than a page of the archive: Slack's, long over
+        at = 1_709_000_000 + 3600 * i
+        incident_rows.store(
+            node,
+            f"paging-{i}",
+            service="slack",
+            group=None,
+            started_at=at,
+            events=(("opened", at + 180), ("resolved", at + 2700)),
+        )
+    base = outage_site.url + "/incidents"
+    first = httpx.get(base, params={"service": "slack"}).text
+    assert "Page 1 of 2" in first
+    past = httpx.get(base, params={"service": "slack", "page": "99"})
+    assert past.status_code == 200 and "Page 2 of 2" in past.text  # the last page, not none
+    assert past.text.count('<li class="incident') == 5
+    for bad in ("abc", "-3", "1.5", ""):
+        r = httpx.get(base, params={"service": "slack", "page": bad})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assert "Page 1 of 2" in r.text
 
 
 def test_service_page_shows_its_probes_and_the_vendors_own_word(outage_site: Site) -> None:
@@ -176,10 +215,18 @@ def test_service_page_shows_its_probes_and_the_vendors_own_word(outage_site: Sit
     page = httpx.get(f"{outage_site.url}/services/youtube").text
     assert "Checks from this server" in page
     assert "HTTP https://yt.example/" in page and "u:p@" not in page  # no credentials shown
-    assert "http_5xx: HTTP 503 &lt;Service&gt;" in page
+    assert "server error (HTTP 5xx): HTTP 503 &lt;Service&gt;" in page  # a detail as it came
     assert "0.00% uptime over 30 days" in page  # one run, failed
-    assert "What YouTube says" in page and "Partial System Outage" in page
+    assert "What YouTube says" in page and "Partial system outage." in page
     assert "Playback &lt;errors&gt;" in page and 'href="javascript:' not in page
+    assert "investigating" in page
+    # In French, every word panne or Statuspage wrote is said in French; only the vendor's own
+    # incident name and a detail of no known shape stay as they came (marked English).
+    fr = httpx.get(f"{outage_site.url}/services/youtube", cookies={"lang": "fr"}).text
+    assert 'erreur serveur (HTTP 5xx) : <span lang="en">HTTP 503 &lt;Service&gt;</span>' in fr
+    assert "Panne partielle des systèmes." in fr and "en cours d’analyse" in fr
+    for english in ("Partial System Outage", ">investigating<", "http_5xx", "UTC:"):
+        assert english not in fr
     # An incident of the service now carries that evidence, and the likely cause.
     minute = int(now // 60) * 60
     mention_store.add_counts(node.engine, {("youtube", minute - 60): 9, ("youtube", minute): 4})
@@ -192,3 +239,45 @@ def test_service_page_shows_its_probes_and_the_vendors_own_word(outage_site: Sit
     assert "Cause probable" in french
     quiet = httpx.get(f"{outage_site.url}/services/steam").text
     assert "Checks from this server" not in quiet and "What Steam says" not in quiet
+
+
+def test_shares_show_counts_and_small_countries_are_listed_under_the_map(
+    outage_site: Site,
+) -> None:
+    node, now = outage_site.node, outage_site.clock.now()
+    sid = node.catalog.services["steam"].id
+    assert sid is not None
+    ms = int(now * 1000) - 60_000
+    ids = [new_report_id(ms + i) for i in range(3)]
+    node.writer.write_sync([Report(i, sid, "login", "SG", ms, ms, None, True, "test") for i in ids])
+    page = httpx.get(f"{outage_site.url}/services/steam").text
+    where = page.split('id="countries-h"', 1)[1].split("</table>", 1)[0]
+    row = where.split("Singapore", 1)[1].split("</tr>", 1)[0]
+    assert '<td class="num">3</td>' in row  # the count beside the share, never a bare "0%"
+    assert re.search(r'<td class="num">(<|&lt;)?\d+%</td>', row)
+    listed = page.split('class="undrawn"', 1)[1].split("</p>", 1)[0]
+    assert "Singapore (3)" in listed  # no shape at 1:110m: named below the map instead
+    world = httpx.get(f"{outage_site.url}/map", params={"service": "steam"}).text
+    assert "Singapore (3)" in world.split('class="undrawn"', 1)[1]
+    fr = httpx.get(f"{outage_site.url}/services/steam", cookies={"lang": "fr"}).text
+    assert "Trop petits pour cette carte : " in fr and "Singapour (3)" in fr
+
+
+def test_a_vendor_page_never_read_says_so_in_one_line(outage_site: Site) -> None:
+    node, now = outage_site.node, outage_site.clock.now()
+    vendor_store.upsert_source(
+        node.engine, VendorSource("zoom", "statuspage", "https://status.zoom.example"), now=now
+    )
+    never = VendorState(
+        "zoom", "unknown", "The vendor's page has not been read yet", stale=True, error="timeout"
+    )
+    vendor_store.record(
+        node.engine, never, now=now, etag=None, last_modified=None, failures=1, next_poll_at=now
+    )
+    page = httpx.get(f"{outage_site.url}/services/zoom").text
+    said = page.split('id="vendor-h"', 1)[1].split("</section>", 1)[0]
+    assert "Their status page could not be read yet." in said
+    for contradiction in ("unknown", "last known state", "not been read"):
+        assert contradiction not in said
+    fr = httpx.get(f"{outage_site.url}/services/zoom", cookies={"lang": "fr"}).text
+    assert "Leur page d’état n’a pas encore pu être lue." in fr

@@ -10,7 +10,8 @@ from itertools import pairwise
 
 import pytest
 
-from panne.web.worldmap import HEIGHT, VIEWBOX, WIDTH, CountryShape, shade_levels, shapes
+from panne.signals.countries import COUNTRY_CODES
+from panne.web.worldmap import HEIGHT, VIEWBOX, WIDTH, CountryShape, drawn, shade_levels, shapes
 
 MAX_PATH_BYTES = 90_000  # measured 66,649 bytes for world-atlas 2.0.2
 _TOKEN = re.compile(r"[Mlz]|-?(?:\d+(?:\.\d+)?|\.\d+)")
@@ -144,3 +145,10 @@ def test_shade_levels_edges() -> None:
     assert shade_levels({"FR": 1, "US": 50}, levels=3) == {"FR": 1, "US": 3}
     with pytest.raises(ValueError):
         shade_levels({"FR": 1}, levels=0)
+
+
+def test_the_countries_too_small_for_the_map_are_known() -> None:
+    shown = drawn()
+    assert {"FR", "US", "JP", "TN"} <= shown
+    assert not {"SG", "HK", "BH", "MT", "MU", "MO", "AD", "LI", "MC"} & shown
+    assert len(COUNTRY_CODES - shown) == 77  # listed under the map when they have reports

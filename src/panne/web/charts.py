@@ -45,6 +45,12 @@ class ReportChart:
     y_ticks: list[Tick]
     x_ticks: list[Tick]  # value: the tick's time, epoch seconds
     peak: int
+    # Where bucket i is: x = plot_left + i × step_width, its start first_start + i × step_seconds.
+    # The page script reads a bar's time back from its x (its tooltip in the viewer's zone), so a
+    # chart of 1,440 bars carries no timestamp per bar.
+    first_start: int = 0
+    step_seconds: int = 0
+    step_width: float = 0.0
 
 
 def usual_band(expected_minutes: Sequence[float]) -> tuple[float, float, float]:
@@ -55,15 +61,26 @@ def usual_band(expected_minutes: Sequence[float]) -> tuple[float, float, float]:
     return max(mean - spread, 0.0), mean, mean + spread
 
 
-def nice_ceiling(value: float) -> float:
-    """The next 1, 2 or 5 × 10ⁿ at or above ``value``: a round top for an axis."""
-    if value <= 1:
-        return 1.0
-    exp = 10 ** math.floor(math.log10(value))
+def nice_step(value: float, steps: int = 4) -> int:
+    """The smallest 1, 2 or 5 × 10ⁿ that covers ``value`` in at most ``steps`` steps.
+
+    Counts are whole numbers, so a step is at least 1: an axis over 0–2 reads 0, 1, 2, never
+    0, 0.5, 1, 1.5, 2 (which integer labels would print as 0 0 1 1 2).
+    """
+    if value <= steps:
+        return 1
+    exp = 10 ** math.floor(math.log10(value / steps))
     for m in (1, 2, 5, 10):
-        if m * exp >= value:
-            return float(m * exp)
-    return float(10 * exp)  # pragma: no cover - the loop always returns
+        if m * exp * steps >= value:
+            return int(m * exp)
+    return int(10 * exp)  # pragma: no cover - the loop always returns
+
+
+def y_axis(value: float, steps: int = 4) -> tuple[int, int]:
+    """(top, step) of a count axis reaching ``value``: the top is a whole number of nice steps,
+    so every label is a round integer and evenly spaced ("0 2 4 6" for 5, "0 5 10" for 10)."""
+    step = nice_step(max(value, 1), steps)
+    return step * max(math.ceil(value / step), 1), step
 
 
 def report_chart(
@@ -76,12 +93,14 @@ def report_chart(
     x_tick_seconds: int = 3 * 3600,
 ) -> ReportChart:
     """Bars for ``counts`` (one per bucket starting at ``starts[i]``) over the ``bands``."""
-    left, right, top, bottom = 44, 8, 8, 22
+    # Margins hold the axis labels at their phone size too (app.css: 24 units, about 11 px once
+    # the 760-unit drawing is squeezed onto a 375-px screen).
+    left, right, top, bottom = 64, 8, 14, 30
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(counts), 1)
     highs = [b[2] for b in bands if b is not None]
     peak = max(counts, default=0)
-    y_max = nice_ceiling(max([peak, *highs, 1]))
+    y_max, y_step = y_axis(max([peak, *highs, 1]))
     step_w = plot_w / n
 
     def y(v: float) -> float:
@@ -105,13 +124,25 @@ def report_chart(
             )
         )
     band_path, line_path = _band_paths(bands, left, step_w, y)
-    y_ticks = [Tick(y(y_max * k / 4), y_max * k / 4) for k in range(5)]
+    y_ticks = [Tick(y(v), v) for v in range(0, y_max + 1, y_step)]
     x_ticks = []
     for i, start in enumerate(starts):
         if start % x_tick_seconds == 0:
             x_ticks.append(Tick(round(left + i * step_w, 1), start))
     return ReportChart(
-        width, height, left, top + plot_h, bars, band_path, line_path, y_ticks, x_ticks, peak
+        width,
+        height,
+        left,
+        top + plot_h,
+        bars,
+        band_path,
+        line_path,
+        y_ticks,
+        x_ticks,
+        peak,
+        first_start=int(starts[0]) if starts else 0,
+        step_seconds=int(starts[1] - starts[0]) if len(starts) > 1 else 0,
+        step_width=step_w,
     )
 
 

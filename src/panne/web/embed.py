@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from panne.node import Node
 from panne.status import all_statuses
 from panne.web import i18n
-from panne.web.pages import CSP, SECURITY_HEADERS, Pages, lang_of
+from panne.web.pages import CSP, PAGE_METHODS, SECURITY_HEADERS, VARY, Pages, lang_of
 
 SCRIPT = "embed.js"
 LIVE_BLOCK = "live"  # the state line, refreshed by app.js like the pages' live blocks
@@ -59,7 +59,7 @@ def build_router(node: Node) -> APIRouter:
     headers = {**SECURITY_HEADERS, "content-security-policy": csp}
     script = resources.files("panne.web").joinpath(f"static/{SCRIPT}").read_bytes()
 
-    @router.get("/embed/{slug}")
+    @router.api_route("/embed/{slug}", methods=PAGE_METHODS)
     def widget(request: Request, slug: str) -> Response:
         svc = pages.service_or_none(slug)
         if svc is None or svc.id is None:
@@ -80,6 +80,7 @@ def build_router(node: Node) -> APIRouter:
             html = tmpl.render(context)
         response = HTMLResponse(html, headers=headers)
         response.headers["content-language"] = lang
+        response.headers["vary"] = VARY
         return response
 
     @router.get(f"/{SCRIPT}")

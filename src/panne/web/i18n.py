@@ -56,9 +56,12 @@ def choose(cookie: str | None, accept_language: str | None) -> str:
         except ValueError:
             weight = 0.0
         if tag and weight > 0:
-            wanted.append((weight, tag.replace("-", "_")))
+            # Tags are case-insensitive ("FR-ca" is fr-CA), and Babel answers in the spelling
+            # it was given: lowercase them, so the answer is always one of LANGUAGES' keys.
+            wanted.append((weight, tag.replace("-", "_").lower()))
     preferred = [tag for _, tag in sorted(wanted, key=lambda w: -w[0])]
-    return negotiate_locale(preferred, list(LANGUAGES)) or DEFAULT
+    found = negotiate_locale(preferred, list(LANGUAGES))
+    return found if found in LANGUAGES else DEFAULT
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,13 @@ class Formatter:
         fmt = "#,##0" + ("." + "0" * digits if digits else "")
         return numbers.format_decimal(value, format=fmt, locale=self.lang)
 
+    def axis(self, value: float) -> str:
+        """A chart's axis label: thousands compact ("15K", "15 k"), so the longest label fits
+        the chart's margin even at its phone size."""
+        if abs(value) < 1000:
+            return self.number(value)
+        return numbers.format_compact_decimal(value, locale=self.lang, fraction_digits=1)
+
     def clock(self, ts: float) -> str:
         """24-hour "15:10" in UTC: a chart bar's tooltip, cheap enough for a thousand bars."""
         return _dt(ts).strftime("%H:%M")
@@ -90,6 +100,13 @@ class Formatter:
             pattern = pattern.replace("0", "0." + "0" * digits, 1)
         return numbers.format_percent(share, format=pattern, locale=self.lang)
 
+    def share(self, share: float) -> str:
+        """A whole percentage, but "<1 %" for a share that rounds to 0 without being 0: a
+        country with a few reports has some, and "0 %" beside it would say it has none."""
+        if 0 < share < 0.005:
+            return "<" + self.percent(0.01)
+        return self.percent(share)
+
     def time(self, ts: float) -> str:
         return dates.format_time(_dt(ts), "short", tzinfo=UTC, locale=self.lang)
 
@@ -98,6 +115,10 @@ class Formatter:
 
     def date(self, ts: float) -> str:
         return dates.format_date(_dt(ts), "medium", locale=self.lang)
+
+    def long_date(self, ts: float) -> str:
+        """ "March 5, 2024", "5 mars 2024": a date in words, for a shared link's title."""
+        return dates.format_date(_dt(ts), "long", locale=self.lang)
 
     def duration(self, seconds: float) -> str:
         """ "1 hour 5 minutes" style, to the minute, in the language."""

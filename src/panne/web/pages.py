@@ -3,17 +3,20 @@
 Every page is rendered on the server and readable without JavaScript; the page script only
 refreshes the ``live`` block (the same template block, asked for with ``?live=1``), sends
 reports through the JSON API and shows times in the viewer's zone. The report form also works
-without script, protected against cross-site posting by a same-site cookie token and an
-``Origin`` check.
+without script (``report_form.py``).
+
+Pages answer ``HEAD`` as well as ``GET`` (link checkers and monitors ask with it), and say
+that they vary by language (``Accept-Language`` and the ``lang`` cookie), so that no cache
+gives one reader's French page to another who asked for English.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from time import perf_counter
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -24,14 +27,12 @@ from panne.catalog import Service
 from panne.clock import iso_utc
 from panne.node import Node
 from panne.signals.countries import COUNTRY_CODES, country_name
-from panne.signals.ingest import IngestError
-from panne.signals.reports import ReportIn
 from panne.store import incidents as incident_store
-from panne.web import admin_pages, i18n, status_page, views
-from panne.web.client import parse_networks, request_client
+from panne.web import admin_pages, i18n, report_form, search, status_page, views
+from panne.web.client import parse_networks
+from panne.web.report_form import CSRF_COOKIE
 from panne.web.worldmap import VIEWBOX, shapes
 
-CSRF_COOKIE = "panne_csrf"
 PAGE_SIZE = 25
 LIVE_BLOCKS = ("live", "headline")  # template blocks a page's script may refresh alone
 CSP = (
@@ -45,6 +46,8 @@ SECURITY_HEADERS = {
     "referrer-policy": "strict-origin-when-cross-origin",
     "cache-control": "no-cache",
 }
+VARY = "Accept-Language, Cookie"  # a page's language comes from either (GZip adds its own)
+PAGE_METHODS = ["GET", "HEAD"]
 
 
 def make_env() -> Environment:
@@ -60,7 +63,7 @@ def make_env() -> Environment:
         version=__version__, map_viewbox=VIEWBOX, map_shapes=shapes, country_name=country_name
     )
     env.filters["iso"] = iso_utc
-    env.filters["search_terms"] = views.search_terms
+    env.filters["search_terms"] = search.search_terms
     return env
 
 
@@ -101,6 +104,7 @@ class Pages:
             html = tmpl.render(context)
         response = HTMLResponse(html, status, headers=SECURITY_HEADERS)
         response.headers["content-language"] = lang
+        response.headers["vary"] = VARY
         return response
 
     def not_found(self, request: Request, what: str) -> HTMLResponse:
@@ -115,14 +119,23 @@ def build_router(node: Node) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     pages = Pages(node)
 
-    @router.get("/")
+    def page(path: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+        return router.api_route(path, methods=PAGE_METHODS)
+
+    @page("/")
     def home(request: Request, q: str = "") -> Response:
-        view = views.home(node, node.clock.now(), pages.sparks, q[:100])
-        if q and len(view.cards) == 1 and not request.query_params.get("live"):
-            return RedirectResponse(f"/services/{view.cards[0].service.slug}", 303)
+        q = q[:100]
+        view = views.home(node, node.clock.now(), pages.sparks, q)
+        if q and not request.query_params.get("live"):
+            # A name typed in full goes to its service even when it is part of other names.
+            found = search.exact(node.catalog, q)
+            if found is None and len(view.cards) == 1:
+                found = view.cards[0].service
+            if found is not None:
+                return RedirectResponse(f"/services/{found.slug}", 303)
         return pages.render(request, "home.html", view=view)
 
-    @router.get("/services/{slug}")
+    @page("/services/{slug}")
     def service(request: Request, slug: str, step: str = "15m") -> Response:
         svc = pages.service_or_none(slug)
         if svc is None:
@@ -137,43 +150,15 @@ def build_router(node: Node) -> APIRouter:
             svc=svc,
             csrf=token,
             reported=request.query_params.get("reported"),
+            base_url=node.settings.public_url(),
         )
         if request.cookies.get(CSRF_COOKIE) != token:
             response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
         return response
 
-    @router.post("/services/{slug}/report")
-    async def report_form(request: Request, slug: str) -> Response:
-        """The report button without JavaScript: a same-site form post, then back to the page."""
-        svc = pages.service_or_none(slug)
-        if svc is None:
-            return pages.not_found(request, slug)
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        token = (form.get("csrf") or [""])[0]
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        origin = request.headers.get("origin")
-        same_origin = origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
-        if not cookie or not secrets.compare_digest(token, cookie) or not same_origin:
-            return pages.render(request, "refused.html", status=403, service=svc)
-        problem = (form.get("problem") or [""])[0]
-        back = f"/services/{slug}"
-        if problem not in svc.problems:
-            return RedirectResponse(f"{back}?reported=choose#report", 303)
-        started = perf_counter()
-        try:
-            report = await node.ingestor.accept(
-                ReportIn(service=slug, problem=problem),
-                request_client(request, pages.trusted),
-                "web",
-            )
-        except IngestError as exc:
-            node.metrics.rejected(exc.status, exc.title)
-            outcome = "limited" if exc.status == 429 else "failed"
-            return RedirectResponse(f"{back}?reported={outcome}#report", 303)
-        node.metrics.accepted("web", 1, report.counted, perf_counter() - started)
-        return RedirectResponse(f"{back}?reported=ok#report", 303)
+    router.include_router(report_form.build_router(node, pages))
 
-    @router.get("/incidents")
+    @page("/incidents")
     def archive(
         request: Request,
         service: str = "",
@@ -181,7 +166,7 @@ def build_router(node: Node) -> APIRouter:
         country: str = "",
         since: str = "",
         until: str = "",
-        page: int = 1,
+        page: str = "1",
     ) -> Response:
         cat = node.catalog
         filters = {
@@ -191,48 +176,65 @@ def build_router(node: Node) -> APIRouter:
             "since": _date(since),
             "until": _date(until),
         }
-        page = max(page, 1)
-        records, total = incident_store.query(
-            node.engine,
-            service=filters["service"] or None,
-            group=filters["group"] or None,
-            country=filters["country"] or None,
-            start=_epoch(filters["since"]),
-            end=_epoch(filters["until"], end_of_day=True),
-            limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE,
-        )
+
+        def read(number: int) -> tuple[list[incident_store.IncidentRecord], int]:
+            return incident_store.query(
+                node.engine,
+                service=filters["service"] or None,
+                group=filters["group"] or None,
+                country=filters["country"] or None,
+                start=_epoch(filters["since"]),
+                end=_epoch(filters["until"], end_of_day=True),
+                limit=PAGE_SIZE,
+                offset=(number - 1) * PAGE_SIZE,
+            )
+
+        # A page past the end (an old link, the archive shrunk by a filter) shows the last one,
+        # and a page that is not a number the first: the archive, never an empty page or an error.
+        number = _page_number(page)
+        records, total = read(number)
         pages_n = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+        if number > pages_n:
+            number = pages_n
+            records, total = read(number)
         query = "&".join(f"{k}={quote(v)}" for k, v in filters.items() if v)
         return pages.render(
             request,
             "incidents.html",
             incidents=records,
             total=total,
-            page=page,
+            page=number,
             pages_n=pages_n,
             filters=filters,
             query=query,
             countries=sorted(COUNTRY_CODES),
         )
 
-    @router.get("/incidents/{incident_id}")
+    @page("/incidents/{incident_id}")
     def incident(request: Request, incident_id: str) -> Response:
         rec = incident_store.get(node.engine, incident_id)
         if rec is None:
             return pages.not_found(request, incident_id)
         view = views.incident(node, rec, node.clock.now(), lang_of(request))
+        grp = node.catalog.groups.get(rec.group or "")
+        svc = node.catalog.services.get(rec.service or "")
+        subject = grp.name if rec.kind == "group" and grp else svc.name if svc else rec.title
         return pages.render(
-            request, "incident.html", view=view, inc=rec, base_url=node.settings.public_url()
+            request,
+            "incident.html",
+            view=view,
+            inc=rec,
+            subject=subject,
+            base_url=node.settings.public_url(),
         )
 
-    @router.get("/map")
+    @page("/map")
     def world_map(request: Request, service: str = "") -> Response:
         svc = pages.service_or_none(service) if service else None
         view = views.world(node, svc, node.clock.now(), lang_of(request))
         return pages.render(request, "map.html", view=view)
 
-    @router.get("/groups/{slug}")
+    @page("/groups/{slug}")
     def group(request: Request, slug: str) -> Response:
         grp = node.catalog.groups.get(slug)
         if grp is None:
@@ -248,6 +250,13 @@ def build_router(node: Node) -> APIRouter:
             incidents=recent,
         )
 
+    def cut_short(request: Request) -> Response:
+        """A path cut short by hand: the site's own "not found", not the API's JSON one."""
+        return pages.not_found(request, request.url.path)
+
+    for bare in ("/groups", "/groups/", "/services", "/services/"):
+        router.add_api_route(bare, cut_short, methods=PAGE_METHODS)
+
     router.include_router(status_page.build_router(node, pages))
     router.include_router(admin_pages.build_router(node, pages))
 
@@ -261,6 +270,15 @@ def build_router(node: Node) -> APIRouter:
         return response
 
     return router
+
+
+def _page_number(text: str) -> int:
+    """``?page=`` as a page number: 1 unless it is a positive integer (a million at most, so the
+    offset stays a number the database takes; the archive then shows its last page)."""
+    try:
+        return min(max(int(text), 1), 1_000_000)
+    except ValueError:
+        return 1
 
 
 def _date(text: str) -> str:

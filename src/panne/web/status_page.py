@@ -151,7 +151,7 @@ def build(node: Node, title: str, services: list[Service], now: float) -> Status
 def build_router(node: Node, pages: Pages) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/status/{group}")
+    @router.api_route("/status/{group}", methods=["GET", "HEAD"])
     def group_status(request: Request, group: str) -> Response:
         grp = node.catalog.groups.get(group)
         if grp is None:
@@ -160,7 +160,7 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
         view = build(node, grp.name, members, node.clock.now())
         return pages.render(request, "status.html", view=view)
 
-    @router.get("/status")
+    @router.api_route("/status", methods=["GET", "HEAD"])
     def chosen_status(request: Request, services: str = "", title: str = "") -> Response:
         cat = node.catalog
         wanted = [cat.services[s] for s in dict.fromkeys(services.split(",")) if s in cat.services]

@@ -6,7 +6,6 @@ judges anything; a web process needs no detector to answer.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,7 +28,9 @@ from panne.store.incidents import IncidentEvent, IncidentRecord
 from panne.store.probe_defs import StoredProbe
 from panne.web.api_probes import shown_target
 from panne.web.charts import ReportChart, report_chart, sparkline, usual_band
-from panne.web.worldmap import shade_levels
+from panne.web.phrases import Phrase, probe_detail, vendor_line
+from panne.web.search import matches
+from panne.web.worldmap import drawn, shade_levels
 
 if TYPE_CHECKING:
     from panne.node import Node
@@ -45,7 +46,7 @@ STATE_ORDER = {"outage": 0, "elevated": 1, "normal": 2}
 class Share:
     key: str  # country code or problem slug
     name: str
-    count: int
+    count: int | None  # None where only the share is known (an incident's problems)
     share: float  # of the total, in [0, 1]
 
 
@@ -80,9 +81,11 @@ class ServiceView:
     problem_names: dict[str, str]  # the service's problems in the page's language
     countries: list[Share]
     map_levels: dict[str, int]
+    undrawn: list[Share]  # countries with reports that the map is too coarse to show
     incidents: list[IncidentRecord]
     probes: list[ProbeCard]
     vendor: VendorState | None  # the vendor's own word, when a source is registered
+    vendor_line: Phrase | None  # its description, in words the page translates
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,13 @@ class ProbeCard:
     target: str  # without credentials
     last: ProbeResult | None
     uptime: float | None  # the share of successful runs over the last 30 days, None if none ran
+
+    @property
+    def failure(self) -> Phrase | None:
+        """What went wrong in the last run, in words the page translates."""
+        if self.last is None or self.last.ok:
+            return None
+        return probe_detail(self.last.detail or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +117,8 @@ class IncidentView:
     chart: ReportChart | None  # a service incident's reports around it
     evidence: Evidence  # what every signal said over the incident's window
     fusion: Fusion  # how far they agree, and the likely cause
+    vendor_line: Phrase | None  # the vendor's description over the window, translatable
+    peak_at: float | None  # when the peak rate was seen, when the record says
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +126,7 @@ class MapView:
     service: Service | None
     countries: list[Share]
     levels: dict[str, int]
+    undrawn: list[Share]  # countries with reports but no shape on the map
     total: int
 
 
@@ -123,21 +136,6 @@ def _shares(totals: dict[str, int], name: dict[str, str] | None, lang: str) -> l
         Share(k, name.get(k, k) if name is not None else country_name(k, lang), n, n / whole)
         for k, n in sorted(totals.items(), key=lambda kv: -kv[1])
     ]
-
-
-def fold(text: str) -> str:
-    """Lowercase without accents: how search compares names ("Télégram" finds "telegram")."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def search_terms(svc: Service) -> str:
-    return " ".join(fold(t) for t in (svc.name, svc.slug, *svc.aliases))
-
-
-def matches(svc: Service, query: str) -> bool:
-    q = fold(query.strip())
-    return not q or q in search_terms(svc)
 
 
 class SparkCache:
@@ -223,6 +221,8 @@ def service(node: Node, svc: Service, now: float, step: str, lang: str) -> Servi
     hour = count_store.totals_by(node.engine, "country", end - HOUR, end, svc.id)
     names = {p: cat.problems[p].name(lang) for p in cat.problems}
     recent, _ = incident_store.query(node.engine, service=svc.slug, limit=10)
+    countries = _shares(hour, None, lang)
+    vendor = vendor_store.load_state(node.engine, svc.slug)
     return ServiceView(
         service=svc,
         group=cat.groups.get(svc.group) if svc.group else None,
@@ -235,8 +235,9 @@ def service(node: Node, svc: Service, now: float, step: str, lang: str) -> Servi
         reports_hour=sum(hour.values()),
         problems=_shares(problems, names, lang),
         problem_names={p: names[p] for p in svc.problems},
-        countries=_shares(hour, None, lang),
+        countries=countries,
         map_levels=shade_levels(hour),
+        undrawn=_undrawn(countries),
         incidents=recent,
         probes=[
             ProbeCard(
@@ -248,8 +249,15 @@ def service(node: Node, svc: Service, now: float, step: str, lang: str) -> Servi
             for p in probe_defs.list_probes(node.engine, svc.slug)
             if not p.paused
         ],
-        vendor=vendor_store.load_state(node.engine, svc.slug),
+        vendor=vendor,
+        vendor_line=vendor_line(vendor.state, vendor.description) if vendor else None,
     )
+
+
+def _undrawn(countries: list[Share]) -> list[Share]:
+    """Countries too small for the 1:110m map (Singapore, Malta, Bahrain…), listed instead."""
+    shown = drawn()
+    return [c for c in countries if c.key not in shown and c.count]
 
 
 def probe_uptime(node: Node, probe_id: str, now: float, days: int = 30) -> float | None:
@@ -270,7 +278,7 @@ def incident(node: Node, rec: IncidentRecord, now: float, lang: str) -> Incident
     services = [cat.services[s] for s in slugs if s in cat.services]
     names = {p: cat.problems[p].name(lang) for p in cat.problems}
     problems = [
-        Share(p, names.get(p, p), 0, pct / 100)
+        Share(p, names.get(p, p), None, pct / 100)
         for p, pct in sorted(rec.problems.items(), key=lambda kv: -kv[1])
         if pct > 0
     ]
@@ -282,6 +290,7 @@ def incident(node: Node, rec: IncidentRecord, now: float, lang: str) -> Incident
         step = "1m" if end - start <= 6 * HOUR else "15m"
         chart, _ = chart_for(node, svc, start, end, step)
     evidence = evidence_for(node.engine, rec, now)
+    vendor = evidence.vendor
     return IncidentView(
         incident=rec,
         timeline=incident_store.timeline(node.engine, rec.id),
@@ -293,7 +302,21 @@ def incident(node: Node, rec: IncidentRecord, now: float, lang: str) -> Incident
         chart=chart,
         evidence=evidence,
         fusion=evidence.fuse(),
+        vendor_line=vendor_line(vendor.state, vendor.description) if vendor else None,
+        peak_at=peak_time(rec, kids),
     )
+
+
+def peak_time(rec: IncidentRecord, children: list[IncidentRecord]) -> float | None:
+    """When the peak was seen: a service incident stores it in ``detail.peak_at``; a group's
+    peak is its largest member's (the group machine picks it so), whose record says when."""
+    if rec.peak_per_minute <= 0:
+        return None  # opened on probes alone: no report peak to date
+    if rec.kind == "group" and children:
+        top = max(children, key=lambda c: c.peak_per_minute)
+        return peak_time(top, []) if top.peak_per_minute == rec.peak_per_minute else None
+    at = rec.detail.get("peak_at")
+    return float(at) if isinstance(at, int | float) else None
 
 
 def world(node: Node, svc: Service | None, now: float, lang: str) -> MapView:
@@ -302,4 +325,5 @@ def world(node: Node, svc: Service | None, now: float, lang: str) -> MapView:
         node.engine, "country", end - HOUR, end, svc.id if svc is not None else None
     )
     totals.pop("ZZ", None)  # unknown: no place on a map
-    return MapView(svc, _shares(totals, None, lang), shade_levels(totals), sum(totals.values()))
+    countries = _shares(totals, None, lang)
+    return MapView(svc, countries, shade_levels(totals), _undrawn(countries), sum(totals.values()))

@@ -156,6 +156,14 @@ def shapes() -> tuple[CountryShape, ...]:
     return tuple(out)
 
 
+@cache
+def drawn() -> frozenset[str]:
+    """The country codes the map has a shape for. The 1:110m data leaves out the smallest (77
+    of them: Singapore, Hong Kong, Bahrain, Malta, Andorra, Monaco…); neither it nor pycountry
+    knows where they are, so pages list their reports under the map instead of drawing them."""
+    return frozenset(c.code for c in shapes() if c.code)
+
+
 def shade_levels(values: Mapping[str, int], levels: int = 5) -> dict[str, int]:
     """Shade level 1..``levels`` per country with a positive count, on a log scale relative to
     the largest: counts span orders of magnitude, and a linear scale would put every country but

@@ -20,14 +20,30 @@
       const opts = styles[el.dataset.style] || styles.datetime;
       el.textContent = new Intl.DateTimeFormat(locale, opts).format(d);
     });
+    const clock = new Intl.DateTimeFormat(locale, styles.time);
     root.querySelectorAll("[data-t]").forEach((el) => {
-      const d = new Date(Number(el.dataset.t) * 1000);
-      el.textContent = new Intl.DateTimeFormat(locale, styles.time).format(d);
+      el.textContent = clock.format(new Date(Number(el.dataset.t) * 1000));
+    });
+    // A chart bar's tooltip begins "15:30 UTC"; its bucket is read back from its x (the svg
+    // says where bucket 0 is, how wide a bucket is and how long), as charts.py placed it.
+    root.querySelectorAll("svg[data-t0]").forEach((svg) => {
+      const t0 = Number(svg.dataset.t0), step = Number(svg.dataset.step);
+      const x0 = Number(svg.dataset.x0), dx = Number(svg.dataset.dx);
+      if (!dx) return;
+      svg.querySelectorAll("rect > title").forEach((title) => {
+        const i = Math.round((Number(title.parentNode.getAttribute("x")) - x0) / dx);
+        const local = clock.format(new Date((t0 + i * step) * 1000));
+        title.textContent = title.textContent.replace(/^\d\d:\d\d UTC/, local);
+      });
     });
   }
 
+  // The server's fold (panne/web/search.py): casefold, NFKD, every combining mark (\p{M})
+  // dropped, so "ブ" and "フ" + U+3099 are one. JavaScript has no casefold: toLowerCase plus
+  // the two foldings it lacks in the catalog's scripts (ß → ss, final ς → σ).
   function fold(s) {
-    return s.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase().trim();
+    return s.toLowerCase().replace(/ß/g, "ss").replace(/ς/g, "σ")
+      .normalize("NFKD").replace(/\p{M}/gu, "").trim();
   }
 
   function setupFilter() {
@@ -50,6 +66,11 @@
     document.addEventListener("panne:refreshed", apply);
   }
 
+  const lastHtml = new WeakMap(); // what each block was last given, to skip unchanged answers
+
+  // A block is replaced only when its HTML changed, and never while focus is inside it:
+  // replacing the focused link would drop a keyboard user back to the top of the page. It is
+  // refreshed on the first round after focus leaves.
   async function refreshOne(live) {
     const url = live.dataset.live;
     const sep = url.includes("?") ? "&" : "?";
@@ -58,11 +79,24 @@
         headers: { accept: "text/html" },
       });
       if (!res.ok) return;
-      live.innerHTML = await res.text();
+      const html = await res.text();
+      if (html === lastHtml.get(live) || live.contains(document.activeElement)) return;
+      const before = live.querySelector("[data-state]");
+      live.innerHTML = html;
+      lastHtml.set(live, html);
       localize(live);
+      announce(before, live.querySelector("[data-state]"));
     } catch (e) {
       /* offline for a moment: the next round tries again */
     }
+  }
+
+  // The headline's status, said once when it changes (not its counts on every refresh).
+  function announce(before, after) {
+    const region = document.getElementById("announce");
+    if (!region || !before || !after || before.dataset.state === after.dataset.state) return;
+    const heading = after.querySelector("h1");
+    region.textContent = heading ? heading.textContent.replace(/\s+/g, " ").trim() : "";
   }
 
   async function refresh() {
@@ -70,19 +104,24 @@
     document.dispatchEvent(new Event("panne:refreshed"));
   }
 
+  // The button is never `disabled` while a report is on its way or just sent: a disabled
+  // button loses focus (to the page's top, for a keyboard or screen-reader user). It says
+  // aria-disabled instead, and a second press in that time sends nothing.
   function setupReport() {
     const form = document.querySelector("form[data-report]");
     if (!form) return;
     const feedback = form.querySelector(".feedback");
     const button = form.querySelector("button[type=submit]");
+    let busy = false;
     const say = (key) => { feedback.textContent = feedback.dataset[key]; };
     form.noValidate = true; // the script says what is missing, in the page's language
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
+      if (busy) return;
       const choice = form.querySelector("input[name=problem]:checked");
       if (!choice) { say("choose"); return; }
-      if (button.disabled) return;
-      button.disabled = true;
+      busy = true;
+      button.setAttribute("aria-disabled", "true");
       try {
         const res = await fetch("/api/v1/reports", {
           method: "POST",
@@ -100,7 +139,7 @@
         say("failed");
       } finally {
         // One press, one report: the button comes back after a pause, not at once.
-        setTimeout(() => { button.disabled = false; }, 5000);
+        setTimeout(() => { busy = false; button.removeAttribute("aria-disabled"); }, 5000);
       }
     });
   }
