@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from panne.fusion import (
+    MENTION_COLD_PER_MINUTE,
     MentionEvidence,
     ProbeEvidence,
     ReportEvidence,
@@ -81,12 +82,29 @@ META_UP = VendorEvidence("facebook", "Meta", "up", "All Systems Operational")
             STRONG,
             [DNS],
             META_DOWN,
-            MentionEvidence(30.0, 1.0),
+            MentionEvidence(30.0, 1.0, baseline=True),
             "high",
             ["reports", "probes", "vendor", "mentions"],
             id="everything",
         ),
-        pytest.param(NONE, [], None, MentionEvidence(1.0, 0.1), "low", [], id="too-few-mentions"),
+        pytest.param(
+            NONE,
+            [],
+            None,
+            MentionEvidence(1.0, 0.1, baseline=True),
+            "low",
+            [],
+            id="too-few-mentions",
+        ),
+        pytest.param(
+            MODEST,
+            [],
+            None,
+            MentionEvidence(5.0, 0.0, baseline=False),
+            "low",
+            ["reports"],
+            id="mentions-at-a-cold-start",
+        ),
     ],
 )
 def test_confidence_counts_independent_signals(
@@ -158,3 +176,59 @@ def test_probes_alone_need_two_down_or_three_minutes() -> None:
 def test_a_vendor_that_was_down_in_the_window_still_counts_once_back_up() -> None:
     recovered = VendorEvidence("facebook", "Meta", "up", "ok", states_in_window=("down", "up"))
     assert fuse(STRONG, [], recovered, None).confidence == "high"
+
+
+def test_a_vendor_that_said_down_while_readable_still_counts_once_stale() -> None:
+    """The page said "down" in the window, then a poll failed: the word stands, marked stale."""
+    gone_stale = VendorEvidence(
+        "facebook", "Meta", "down", "Major outage", ("Login issues",), stale=True,
+        states_in_window=("down",), fetched_at=1_709_650_000.0,
+    )  # fmt: skip
+    assert gone_stale.acknowledges and gone_stale.worst == "down"
+    fusion = fuse(STRONG, [], gone_stale, None)
+    assert (fusion.confidence, fusion.signals) == ("high", ["reports", "vendor"])
+    assert fusion.cause == "Meta's status page reported a major outage: Login issues"
+    assert fusion.cause_fr == "La page de statut de Meta a signalé une panne majeure : Login issues"
+    assert fuse(NONE, [], gone_stale, None).confidence == "medium"  # the vendor alone, down
+    never_read_fresh = VendorEvidence("facebook", "Meta", "down", "Major outage", stale=True)
+    assert not never_read_fresh.acknowledges and never_read_fresh.worst == "unknown"
+
+
+def test_a_vendor_back_up_is_cited_in_the_past_without_its_current_description() -> None:
+    recovered = VendorEvidence(
+        "facebook", "Meta", "up", "All Systems Operational", states_in_window=("down", "up")
+    )
+    assert fuse(STRONG, [], recovered, None).cause == "Meta's status page reported a major outage"
+
+
+def test_the_cause_comes_from_probes_down_now_then_down_longest_then_the_class() -> None:
+    """Six DNS failures of a probe long recovered used to name the cause over 64 refusals."""
+
+    def at(probe_id: str, state: str, down: float, failures: dict[str, int]) -> ProbeEvidence:
+        return ProbeEvidence(
+            probe_id, "facebook", "http", f"https://{probe_id}.example/", state,
+            down_seconds=down, checks=80, failures=failures,
+        )  # fmt: skip
+
+    recovered_dns = at("dns", "up", 120.0, {"dns_failure": 6})
+    refused = at("api", "down", 1800.0, {"connection_refused": 64})
+    expiring = at("cert", "down", 600.0, {"cert_expiring": 64})
+    probes = [recovered_dns, expiring, refused]
+    assert fuse(STRONG, probes, None, None).cause == "Connection refused by api.example"
+    both = at("both", "down", 1800.0, {"timeout": 40, "dns_failure": 2})
+    assert fuse(STRONG, [refused, both], None, None).cause == (
+        "DNS resolution fails for both.example from this node"  # equal time down: the class
+    )
+    never_down = at("blip", "up", 0.0, {"dns_failure": 3})
+    still_down = at("slow", "down", 60.0, {"timeout": 2})
+    assert fuse(STRONG, [never_down, still_down], None, None).cause == (
+        "slow.example does not answer in time"
+    )
+
+
+def test_mentions_count_only_with_a_baseline_or_a_clear_burst() -> None:
+    assert not MentionEvidence(2.0, 0.0, baseline=False).elevated  # 2 posts, nothing usual yet
+    assert not MentionEvidence(MENTION_COLD_PER_MINUTE - 1, 0.0, baseline=False).elevated
+    assert MentionEvidence(MENTION_COLD_PER_MINUTE, 0.0, baseline=False).elevated
+    assert MentionEvidence(2.0, 0.0, baseline=True).elevated  # against a learned quiet
+    assert not MentionEvidence(45.0, 40.0, baseline=True).elevated  # a busy usual level

@@ -152,12 +152,42 @@ def test_a_burst_after_a_quiet_baseline_alerts_is_stored_and_survives_a_restart(
         assert evidence.mentions is not None
         assert evidence.mentions.peak_per_minute == 25.0
         assert evidence.mentions.usual_per_minute < 1.0
+        assert evidence.mentions.baseline  # days of quiet history learned first
         assert evidence.mentions.alert_minutes >= 5
         assert evidence.fuse().signals == ["reports", "mentions"]
         body = evidence_json(evidence)["mentions"]
         assert body["elevated"] is True and body["posts"] >= 150
     finally:
         again.stop()
+
+
+def test_at_a_cold_start_only_a_clear_burst_of_mentions_agrees(
+    node: Node, clock: ManualClock
+) -> None:
+    """No history: the detector expects about nothing, so against it eight posts a minute were
+    "elevated" (and two would have been); without its warm-up they are no baseline."""
+    incident = IncidentRecord(
+        "inc-c", "service", "facebook", "meta", None, "open", "major", "Facebook",
+        T + 120, T + 180, None, 12.0, 2.5, [("US", 30), ("GB", 10)], {}, [],
+    )  # fmt: skip
+    for m in range(T, T + 5 * 60, 60):
+        clock.set(m + 30)
+        node.mentions_once(down_posts(m, 8, "cold"))
+    clock.set(T + 5 * 60 + JUDGE_LAG_SECONDS)
+    node.mentions_once()
+    judged = store.judgements(node.engine, T, T + 300, ["facebook"])
+    assert len(judged) == 5 and judged[0].expected < 1.0  # what "usual" was
+    evidence = evidence_for(node.engine, incident, T + 300)
+    assert evidence.mentions is not None and evidence.mentions.peak_per_minute == 8.0
+    assert evidence.mentions.baseline is False and not evidence.mentions.elevated
+    assert evidence.fuse().signals == ["reports"]
+    assert evidence_json(evidence)["mentions"]["baseline"] is False
+
+    clock.set(T + 5 * 60 + 30)  # a burst no usual level explains counts even so
+    node.mentions_once(down_posts(T + 5 * 60, 40, "loud"))
+    loud = evidence_for(node.engine, incident, T + 6 * 60)
+    assert loud.mentions is not None and loud.mentions.elevated
+    assert loud.fuse().signals == ["reports", "mentions"]
 
 
 def test_an_incident_without_mentions_has_none(engine: Engine) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from tests.conftest import START
 
 from panne.clock import ManualClock
+from panne.fusion_store import probe_incident_cause
 from panne.incidents import Incident, Policy, ServiceState, Tally
 from panne.node import Node
 from panne.probe_incidents import (
@@ -22,6 +23,7 @@ from panne.status import all_statuses
 from panne.store import incidents as incident_store
 from panne.store import probes as probe_store
 from panne.web.api_incidents import incident_json
+from panne.web.incident_text import incident_summary, update_body
 
 P = Policy()
 T = 1_709_652_300.0  # 2024-03-05 15:25 UTC
@@ -193,6 +195,15 @@ def test_the_detector_role_opens_and_resolves_on_probes_alone(
     active, _ = incident_store.query(node.engine, active=True, service="facebook")
     assert [r.id for r in active] == [iid]
     assert status(node, clock) == "outage"
+    # Told as failing checks, not as "a surge of problem reports … about 0 a minute".
+    assert incident_summary(rec, node.catalog).startswith(
+        "panne's checks of Facebook fail: probes fb-dns and fb-web are down, since 14:58 UTC"
+    )
+    assert update_body("opened", events[0].snapshot, "Facebook", node.catalog, []).startswith(
+        "panne's checks of Facebook fail: probes fb-dns and fb-web are down."
+    )
+    cause = probe_incident_cause(node.engine, "facebook", rec.started_at, START)
+    assert cause is not None and cause[0] == "facebook.com does not answer in time"
 
     for _ in range(3):
         clock.advance(10)

@@ -11,9 +11,12 @@ The rules, in order:
 
 - A signal *agrees* when: reports were seen at all (any peak); a probe of the incident's
   services failed in the incident's window (see :attr:`ProbeEvidence.failing`); the vendor's
-  page says ``warn`` or ``down`` and is not ``stale`` (a page we cannot read says nothing, and
-  ``maintenance`` is planned work, not an acknowledged outage); mentions rose to
-  :data:`MENTION_RATIO` times their usual level with at least :data:`MENTION_MIN_PER_MINUTE`.
+  page said ``warn`` or ``down`` while it could be read, at some time in the window (a page we
+  cannot read says nothing new, but what it said before it went stale stands; ``maintenance``
+  is planned work, not an acknowledged outage); mentions rose to :data:`MENTION_RATIO` times
+  their usual level with at least :data:`MENTION_MIN_PER_MINUTE`, once the mention detector
+  has a baseline (its warm-up is over), or without one to :data:`MENTION_COLD_PER_MINUTE`, a
+  burst no usual level explains (at a cold start every level is 0, and two posts are not news).
 - Two or more agreeing signals → ``high``: reports confirmed by a failing probe or by the
   vendor, or probes confirmed by the vendor.
 - Reports alone → ``medium`` when strong (peak ratio ≥ :data:`STRONG_RATIO` in at least two
@@ -24,10 +27,12 @@ The rules, in order:
 - The vendor alone → ``medium`` when it says ``down``, ``low`` for ``warn``; mentions alone →
   ``low``; nothing → ``low``.
 
-The cause prefers the most specific probe error, in the order of :data:`CAUSE_ORDER` (a DNS
-failure explains a timeout, a timeout does not explain a DNS failure), and names the probe's
-host; then the vendor's own incident name; otherwise None. Pages are bilingual, so every cause
-also comes in French from the small table :data:`PHRASES`.
+The cause comes from the failing probe that matters most now: one down now before one that
+recovered, then the one down longest in the window, then the most specific error, in the order
+of :data:`CAUSE_ORDER` (a DNS failure explains a timeout, a timeout does not explain a DNS
+failure); it names the probe's host. Then the vendor's own incident name (in the past tense
+when the page has recovered or cannot be read now); otherwise None. Pages are bilingual, so
+every cause also comes in French from the small table :data:`PHRASES`.
 """
 
 from __future__ import annotations
@@ -46,8 +51,9 @@ PROBE_FAIL_RUNS = 2  # failed runs in the window that count as failing (the defa
 PROBE_ALONE_DOWN_SECONDS = 180.0
 MENTION_RATIO = 3.0
 MENTION_MIN_PER_MINUTE = 2.0
+MENTION_COLD_PER_MINUTE = 30.0  # without a baseline: posts a minute that are news on their own
 
-# Most specific first: the first class that any failing probe shows names the cause.
+# Most specific first: among the errors of the probe that names the cause, the first wins.
 CAUSE_ORDER: tuple[str, ...] = (
     "dns_failure",
     "tls_error",
@@ -105,6 +111,22 @@ VENDOR_PHRASES: dict[str, tuple[str, str]] = {
         "La page de statut de {name} signale une maintenance",
     ),
 }
+# What the page said in the window, when it says something else now or cannot be read.
+VENDOR_PAST_PHRASES: dict[str, tuple[str, str]] = {
+    "down": (
+        "{name}'s status page reported a major outage",
+        "La page de statut de {name} a signalé une panne majeure",
+    ),
+    "warn": (
+        "{name}'s status page reported a partial outage",
+        "La page de statut de {name} a signalé une panne partielle",
+    ),
+    "maintenance": (
+        "{name}'s status page reported maintenance",
+        "La page de statut de {name} a signalé une maintenance",
+    ),
+}
+_RANK = {"unknown": -1, "up": 0, "maintenance": 1, "warn": 2, "down": 3}
 _CODE = re.compile(r"\b([1-5]\d\d)\b")
 
 
@@ -172,36 +194,55 @@ class ProbeEvidence:
 
 @dataclass(frozen=True, slots=True)
 class VendorEvidence:
-    """The vendor's page for one service: its state, and the names of its open incidents."""
+    """The vendor's page for one service: its last known state (``stale`` when the latest poll
+    failed: the state, description and incidents are then those of the last good read, at
+    ``fetched_at``), and what it said while it could be read during the window."""
 
     service: str
     name: str  # how people call the vendor, for the cause ("Meta", "GitHub")
-    state: str  # up | warn | down | maintenance | unknown
+    state: str  # up | warn | down | maintenance | unknown: the last known word
     description: str = ""
     incidents: tuple[str, ...] = ()
     stale: bool = False
-    states_in_window: tuple[str, ...] = ()  # the states it went through during the window
+    # The states the page showed, read successfully, during the window (the one it showed as
+    # the window began included): a later failed poll does not take them back.
+    states_in_window: tuple[str, ...] = ()
+    fetched_at: float | None = None  # the last successful read (epoch seconds)
+
+    @property
+    def said(self) -> tuple[str, ...]:
+        """Every word the page said, read fresh, in the window (its current one if fresh)."""
+        return (*self.states_in_window, *(() if self.stale else (self.state,)))
 
     @property
     def worst(self) -> str:
-        """The worst state seen in the window, so a resolved incident keeps its vendor's word."""
-        rank = {"unknown": -1, "up": 0, "maintenance": 1, "warn": 2, "down": 3}
-        return max((self.state, *self.states_in_window), key=lambda s: rank.get(s, -1))
+        """The worst word the page said in the window while it could be read, so a resolved
+        incident keeps its vendor's word and a page gone stale keeps what it said; ``unknown``
+        when it said nothing readable in the window."""
+        return max(self.said, key=lambda s: _RANK.get(s, -1), default="unknown")
 
     @property
     def acknowledges(self) -> bool:
-        return not self.stale and self.worst in ("warn", "down")
+        return self.worst in ("warn", "down")
 
 
 @dataclass(frozen=True, slots=True)
 class MentionEvidence:
-    """Social mentions of the services: the peak per minute against the usual level."""
+    """Social mentions of the services: the peak per minute against the usual level.
+
+    ``baseline`` says whether the usual level is one: the mention detector past its warm-up.
+    Before that (a first start, a service just added) the usual level is whatever little it
+    has seen, often 0, against which any two posts would be "elevated".
+    """
 
     peak_per_minute: float
     usual_per_minute: float
+    baseline: bool
 
     @property
     def elevated(self) -> bool:
+        if not self.baseline:
+            return self.peak_per_minute >= MENTION_COLD_PER_MINUTE
         usual = max(self.usual_per_minute, 0.1)
         return (
             self.peak_per_minute >= MENTION_MIN_PER_MINUTE
@@ -226,24 +267,41 @@ def probes_alone_warrant_incident(probes: list[ProbeEvidence]) -> bool:
 
 
 def probe_cause(probes: list[ProbeEvidence]) -> tuple[str, str] | None:
-    """The most specific failure among failing probes, in English and French."""
-    failing = [p for p in probes if p.failing]
-    for error in CAUSE_ORDER:
-        showing = [p for p in failing if p.failures.get(error)]
-        if showing:
-            probe = max(showing, key=lambda p: p.failures[error])
-            found = _CODE.search(probe.sample.get(error, ""))
-            code = found.group(1) if found else ("5xx" if error == "http_5xx" else "4xx")
-            en, fr = PHRASES[error]
-            return en.format(host=probe.host, code=code), fr.format(host=probe.host, code=code)
-    return None
+    """The failure that explains the incident best, in English and French: of the failing
+    probes, one down now first (a probe long recovered explains nothing about now), then the
+    one down longest in the window, then the most specific error class; more failures of the
+    same class break a tie."""
+    order = {error: i for i, error in enumerate(CAUSE_ORDER)}
+    candidates = [
+        (p, error) for p in probes if p.failing for error, n in p.failures.items() if n > 0
+    ]
+    if not candidates:
+        return None
+    probe, error = min(
+        candidates,
+        key=lambda c: (
+            c[0].state != "down",
+            -c[0].down_seconds,
+            order.get(c[1], len(order)),
+            -c[0].failures[c[1]],
+        ),
+    )
+    found = _CODE.search(probe.sample.get(error, ""))
+    code = found.group(1) if found else ("5xx" if error == "http_5xx" else "4xx")
+    en, fr = PHRASES.get(error, PHRASES["other"])
+    return en.format(host=probe.host, code=code), fr.format(host=probe.host, code=code)
 
 
 def vendor_cause(vendor: VendorEvidence | None) -> tuple[str, str] | None:
-    if vendor is None or vendor.stale or vendor.worst not in VENDOR_PHRASES:
+    """The vendor's worst readable word in the window, with its incident's name when that
+    word is still its last known one; in the past tense once it says otherwise or cannot be
+    read."""
+    if vendor is None or vendor.worst not in VENDOR_PHRASES:
         return None
-    en, fr = (s.format(name=vendor.name) for s in VENDOR_PHRASES[vendor.worst])
-    what = vendor.incidents[0] if vendor.incidents else vendor.description
+    current = vendor.state == vendor.worst
+    table = VENDOR_PHRASES if current and not vendor.stale else VENDOR_PAST_PHRASES
+    en, fr = (s.format(name=vendor.name) for s in table[vendor.worst])
+    what = (vendor.incidents[0] if vendor.incidents else vendor.description) if current else ""
     return (f"{en}: {what}", f"{fr} : {what}") if what else (en, fr)
 
 

@@ -6,6 +6,11 @@ state; results aggregated by probe and error class on the ``(probe_id, at)`` ind
 by probe; vendor state and events by service; mention counts joined to their judgements), never
 once per probe, because the incident page and API call this on every view. ``mentions`` is None
 when no post mentioned the incident's services in the window.
+
+Evidence is public (the incident API, pages, feeds): a probe's target is shown as everywhere
+else, without the ``user:password@`` an http target may carry (``probes.public_target``).
+Paused probes are left out: the probe role no longer runs them, so their state is frozen where
+they were paused and a "down" would count until the window ends, for ever.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from panne.clock import minute_of
+from panne.clock import iso_utc, minute_of
+from panne.detect.kernels import WARM_UP_MINUTES
 from panne.fusion import (
     Fusion,
     MentionEvidence,
@@ -24,7 +30,10 @@ from panne.fusion import (
     ReportEvidence,
     VendorEvidence,
     fuse,
+    probe_cause,
 )
+from panne.mention_role import STATE_KEY as MENTION_STATE_KEY
+from panne.signals.probes import public_target
 from panne.store import mentions as mention_store
 from panne.store.incidents import IncidentRecord
 from panne.store.schema import (
@@ -67,7 +76,8 @@ class MentionWindow(MentionEvidence):
 def _mentions(engine: Engine, slugs: list[str], start: float, end: float) -> MentionWindow | None:
     """The peak minute of the services' summed mentions against what the detector expected of
     it; a peak minute not judged yet (the current one) is set against the window's highest
-    expectation, so an ongoing burst still compares with the usual level."""
+    expectation, so an ongoing burst still compares with the usual level. The usual level is
+    a baseline only once the detector had learned its warm-up of every service mentioned."""
     rows = mention_store.window(engine, slugs, minute_of(start), int(end))
     if not rows:
         return None
@@ -82,7 +92,29 @@ def _mentions(engine: Engine, slugs: list[str], start: float, end: float) -> Men
             alerts.add(r.minute)
     peak = max(count, key=lambda m: (count[m], m))
     usual = expected.get(peak, max(expected.values(), default=0.0))
-    return MentionWindow(float(count[peak]), round(usual, 3), len(alerts), sum(count.values()))
+    mentioned = sorted({r.service for r in rows})
+    state = mention_store.load_state(engine, MENTION_STATE_KEY)
+    return MentionWindow(
+        peak_per_minute=float(count[peak]),
+        usual_per_minute=round(usual, 3),
+        baseline=_warm(state, mentioned, peak),
+        alert_minutes=len(alerts),
+        total=sum(count.values()),
+    )
+
+
+def _warm(state: dict[str, Any] | None, slugs: list[str], minute: int) -> bool:
+    """Whether the mention detector had learned from ``WARM_UP_MINUTES`` minutes of each of
+    ``slugs`` before judging ``minute``. Its saved state says how many it has learned from now
+    (``seen``); a series learns from one minute at most per minute judged, so that count less
+    the minutes judged since ``minute`` is a lower bound: a claim of warmth is never wrong."""
+    if state is None:
+        return False
+    services = state.get("services") or {}
+    since = max(0, (int(state.get("judged_until") or 0) - minute) // 60)
+    return all(
+        int((services.get(slug) or {}).get("seen", 0)) - since >= WARM_UP_MINUTES for slug in slugs
+    )
 
 
 def incident_services(incident: IncidentRecord) -> list[str]:
@@ -116,7 +148,7 @@ def _probes(engine: Engine, slugs: list[str], start_ms: int, end_ms: int) -> lis
         defs = conn.execute(
             select(probes, probe_state.c.state, probe_state.c.since)
             .outerjoin(probe_state, probe_state.c.probe_id == probes.c.id)
-            .where(probes.c.service.in_(slugs))
+            .where(probes.c.service.in_(slugs), probes.c.enabled.is_(True))
             .order_by(probes.c.id)
         ).all()
         ids = [d.id for d in defs]
@@ -157,7 +189,7 @@ def _probes(engine: Engine, slugs: list[str], start_ms: int, end_ms: int) -> lis
                 probe_id=d.id,
                 service=d.service,
                 kind=d.kind,
-                target=d.target,
+                target=public_target(d.kind, d.target),
                 state=d.state or "unknown",
                 since=None if d.since is None else d.since / 1000,
                 down_seconds=_down_seconds(
@@ -186,10 +218,16 @@ def _vendor(engine: Engine, slugs: list[str], start_ms: int, end_ms: int) -> Ven
         chosen = next((s for s in slugs if s in states), None)
         if chosen is None:
             return None
+        events = select(vendor_events.c.to_state, vendor_events.c.stale).where(
+            vendor_events.c.service == chosen
+        )
+        # What the page showed as the window began: a page read "down" before the window
+        # and gone stale inside it said "down" during the window, with no event to show it.
+        before = conn.execute(
+            events.where(vendor_events.c.at < start_ms).order_by(vendor_events.c.id.desc()).limit(1)
+        ).all()
         window = conn.execute(
-            select(vendor_events.c.to_state, vendor_events.c.stale)
-            .where(vendor_events.c.service == chosen, vendor_events.c.at.between(start_ms, end_ms))
-            .order_by(vendor_events.c.id)
+            events.where(vendor_events.c.at.between(start_ms, end_ms)).order_by(vendor_events.c.id)
         ).all()
         # The page speaks for the company ("Meta's status page"), else for the service.
         names = conn.execute(
@@ -205,7 +243,8 @@ def _vendor(engine: Engine, slugs: list[str], start_ms: int, end_ms: int) -> Ven
         description=row.description,
         incidents=tuple(str(i.get("name", "")) for i in row.incidents if i.get("name")),
         stale=bool(row.stale),
-        states_in_window=tuple(e.to_state for e in window if not e.stale),
+        states_in_window=tuple(e.to_state for e in [*before, *window] if not e.stale),
+        fetched_at=None if row.fetched_at is None else row.fetched_at / 1000,
     )
 
 
@@ -226,6 +265,17 @@ def evidence_for(engine: Engine, incident: IncidentRecord, now: float) -> Eviden
         _vendor(engine, slugs, start_ms, end_ms) if slugs else None,
         _mentions(engine, slugs, start, end) if slugs else None,
     )
+
+
+def probe_incident_cause(
+    engine: Engine, service: str, start: float, end: float
+) -> tuple[str, str] | None:
+    """The cause, in English and French, that the text of an incident opened on probes alone
+    gives (``incident_text``, notifications), from the service's probes over the incident's
+    window as :func:`evidence_for` reads it: what the detector role stores in the incident's
+    ``detail`` and its events' snapshots as ``cause`` and ``cause_fr``."""
+    start_ms, end_ms = round((start - LEAD_SECONDS) * 1000), round(end * 1000)
+    return probe_cause(_probes(engine, [service], start_ms, end_ms))
 
 
 def evidence_json(evidence: Evidence) -> dict[str, Any]:
@@ -263,7 +313,9 @@ def evidence_json(evidence: Evidence) -> dict[str, Any]:
             "service": vendor.service,
             "state": vendor.state,
             "worst_in_window": vendor.worst,
+            "acknowledges": vendor.acknowledges,
             "stale": vendor.stale,
+            "fetched_at": None if vendor.fetched_at is None else iso_utc(vendor.fetched_at),
             "description": vendor.description,
             "incidents": list(vendor.incidents),
         },
@@ -272,6 +324,7 @@ def evidence_json(evidence: Evidence) -> dict[str, Any]:
         else {
             "peak_per_minute": mentions.peak_per_minute,
             "usual_per_minute": mentions.usual_per_minute,
+            "baseline": mentions.baseline,
             "elevated": mentions.elevated,
             "alert_minutes": mentions.alert_minutes,
             "posts": mentions.total,

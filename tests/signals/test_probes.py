@@ -21,7 +21,16 @@ from panne.config import load
 from panne.signals.probe_guard import address_kind
 from panne.signals.probe_kinds import Prober
 from panne.signals.probe_state import ProbeState, step
-from panne.signals.probes import ERROR_CLASSES, ProbeResult, ProbeSpec, ProbeSpecError
+from panne.signals.probes import (
+    ERROR_CLASSES,
+    ProbeResult,
+    ProbeSpec,
+    ProbeSpecError,
+    check_definition,
+    public_target,
+    shown_target,
+    without_credentials,
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +56,7 @@ def loopback_prober(**kw: Any) -> Prober:
     [
         ({"kind": "ftp"}, "kind: must be one of http, tcp, dns, tls"),
         ({"target": "example.com"}, "target: must be an http:// or https:// URL"),
-        ({"kind": "tcp", "target": "example.com"}, "needs a port"),
+        ({"kind": "tcp", "target": "example.com"}, "target: .* needs a port"),
         ({"timeout_ms": 0}, "timeout_ms: must be an integer from 1"),
         ({"timeout_ms": 5000, "interval_seconds": 2}, "timeout_ms: must not exceed the interval"),
         ({"retries": 9}, "retries: must be an integer from 0 to 5"),
@@ -57,6 +66,18 @@ def loopback_prober(**kw: Any) -> Prober:
         ({"kind": "dns", "target": "a.test", "record_type": "MX"}, "record_type: must be one"),
         ({"id": "Bad Id"}, "id: must be 1-64"),
         ({"fail_after": 0}, "fail_after: must be an integer from 1"),
+        ({"target": 5}, "target: must be a string"),
+        ({"kind": "dns", "target": ["x"]}, "target: must be a string"),
+        ({"keyword": 5}, "keyword: must be a string"),
+        ({"json_field": 5}, "json_field: must be a string"),
+        ({"kind": "dns", "target": "a.test", "resolver": 5}, "resolver: must be a string"),
+        ({"kind": ["http"]}, "kind: must be one of"),
+        ({"expect_status": 200}, "expect_status: must be a pair of HTTP statuses"),
+        ({"target": "http://[::1/"}, "target: is not a valid URL"),
+        ({"target": "http://example.com:99999/"}, "target: has no valid port"),
+        ({"target": "http://example.com:0/"}, "target: has no valid port"),
+        ({"target": f"https://{'a' * 64}.example/"}, "target: .* is not a valid host name"),
+        ({"kind": "dns", "target": "a..example"}, "target: .* is not a valid host name"),
     ],
 )
 def test_bad_definitions_stop_with_a_message_naming_the_field(
@@ -64,8 +85,34 @@ def test_bad_definitions_stop_with_a_message_naming_the_field(
 ) -> None:
     base: dict[str, Any] = {"id": "p1", "service": "acme", "kind": "http"}
     base["target"] = "https://example.com/"
-    with pytest.raises(ProbeSpecError, match=message):
+    with pytest.raises(ProbeSpecError, match=message) as caught:
         ProbeSpec(**{**base, **kw})
+    assert caught.value.field is not None and caught.value.field in message
+
+
+def test_what_may_be_defined_is_a_run_every_ten_seconds_and_a_sane_timeout() -> None:
+    base: dict[str, Any] = {"id": "p1", "service": "acme", "kind": "http"}
+    base["target"] = "https://example.com/"
+    check_definition(ProbeSpec(**base, interval_seconds=10, timeout_ms=100))
+    check_definition(ProbeSpec(**base, interval_seconds=120, timeout_ms=60_000))
+    for kw, field in (
+        ({"interval_seconds": 0.01, "timeout_ms": 1}, "interval_seconds"),
+        ({"interval_seconds": 9.5, "timeout_ms": 1000}, "interval_seconds"),
+        ({"timeout_ms": 99}, "timeout_ms"),
+        ({"interval_seconds": 300, "timeout_ms": 60_001}, "timeout_ms"),
+    ):
+        spec = ProbeSpec(**base, **kw)  # a spec: the scheduler's tests run such
+        with pytest.raises(ProbeSpecError, match=f"{field}: must be") as caught:
+            check_definition(spec)
+        assert caught.value.field == field
+
+
+def test_the_public_target_has_no_credentials() -> None:
+    secret = spec("http", "https://admin:s3cretpw@example.com:8443/health?x=1")
+    assert shown_target(secret) == "https://example.com:8443/health?x=1"
+    assert shown_target(spec("tcp", "example.com:22")) == "example.com:22"
+    assert public_target("http", "https://user@example.com/") == "https://example.com/"
+    assert without_credentials("http://[::1/") == ""  # unparseable: nothing rather than a secret
 
 
 def test_definitions_round_trip_through_plain_data() -> None:
@@ -81,8 +128,12 @@ def test_definitions_round_trip_through_plain_data() -> None:
     )
     assert s.expect_status == (200, 299)
     assert ProbeSpec.from_dict(s.to_dict()) == s
-    with pytest.raises(ProbeSpecError, match="unknown field 'timeout'"):
+    with pytest.raises(ProbeSpecError, match="unknown field 'timeout'") as caught:
         ProbeSpec.from_dict({**s.to_dict(), "timeout": 3})
+    assert caught.value.field == "timeout"
+    with pytest.raises(ProbeSpecError, match="target is required") as caught:
+        ProbeSpec.from_dict({"id": "api", "service": "acme", "kind": "http"})
+    assert caught.value.field == "target"
     assert "other" in ERROR_CLASSES and len(set(ERROR_CLASSES)) == 11
 
 

@@ -127,6 +127,63 @@ def test_lookalikes_and_idioms_are_not_mentions(matcher: MentionMatcher, text: s
     assert matcher.match(text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("lol discord down again", {"discord"}),  # was League of Legends too, at 0.8
+        ("lol facebook is down", {"facebook"}),
+        ("lol is down again", {"league-of-legends"}),  # the alias is the subject
+        ("lol down?", {"league-of-legends"}),
+        ("lol o whatsapp caiu", {"whatsapp"}),
+        ("face e zap fora do ar, voltei pro sms", {"facebook", "whatsapp"}),  # joined: both
+    ],
+)
+def test_a_subject_only_alias_is_not_the_subject_across_another_service_name(
+    matcher: MentionMatcher, text: str, expected: set[str]
+) -> None:
+    assert services(matcher, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "lol facebook is down, jk",  # was Facebook at 1.0 and League of Legends at 0.75
+        "instagram is down!!! jk",
+        "whatsapp down again... just kidding",
+        "twitter is down /s",
+        "youtube is down, april fools",
+        "#instagramdown jk",
+        "facebook en panne, je rigole",
+        "whatsapp caído otra vez, era broma",
+        "whatsapp caiu, tô brincando",
+        "فيسبوك واقع، بمزح",
+    ],
+)
+def test_a_clear_joke_marker_takes_the_claim_back(matcher: MentionMatcher, text: str) -> None:
+    assert matcher.match(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("X is down lol", {"x"}),
+        ("whatsapp is down 😂😂 of course it is", {"whatsapp"}),
+        ("whatsapp en panne mdr", {"whatsapp"}),
+        ("youtube se cayó jajaja", {"youtube"}),
+        ("instagram caiu kkkkk", {"instagram"}),
+        ("واتساب معطل هههههه", {"whatsapp"}),
+        ("no jk instagram is down for real", {"instagram"}),  # a negated marker: "seriously"
+        ("je rigole pas, facebook est en panne", {"facebook"}),
+        ("só pode ser brincadeira, whatsapp caiu de novo", {"whatsapp"}),
+        ("are you kidding me, netflix is down again", {"netflix"}),
+    ],
+)
+def test_laughter_and_exasperation_are_no_joke(
+    matcher: MentionMatcher, text: str, expected: set[str]
+) -> None:
+    assert services(matcher, text) == expected
+
+
 def test_hashtags_and_handles_name_the_service(matcher: MentionMatcher) -> None:
     assert services(matcher, "#instagramdown") == {"instagram"}
     assert services(matcher, "#WhatsAppCaido hoy") == {"whatsapp"}

@@ -192,6 +192,38 @@ def test_source_definitions_are_checked() -> None:
     assert page.fetch_url == "https://www.githubstatus.com/api/v2/summary.json"
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://example.com:99999/", "url: is not a valid URL"),  # .port raised ValueError
+        ("http://example.com:https/", "url: is not a valid URL"),
+        ("http://[::1/", "url: is not a valid URL"),  # urlsplit raised ValueError
+        ("http://example.com:0/", "url: must have a port from 1 to 65535"),
+        (f"https://{'a' * 64}.example/", "url: .* is not a valid host name"),
+        (5, "url: must be an http or https URL"),
+    ],
+)
+def test_a_url_the_poller_could_not_use_is_refused_naming_the_field(url: Any, message: str) -> None:
+    with pytest.raises(VendorSourceError, match=message) as caught:
+        VendorSource("x", "statuspage", url)
+    assert caught.value.field == "url"
+
+
+@aio
+async def test_a_failure_inside_an_exception_group_is_described_by_its_cause() -> None:
+    async with client(timeout=2.0) as http:
+        # A port no socket takes: anyio's task group wraps the OverflowError.
+        with pytest.raises(BaseExceptionGroup) as caught:
+            await http.get("http://127.0.0.1:99999/")
+    said = vendor_poll.describe(caught.value)
+    assert said.startswith("cannot fetch: OverflowError: ") and "65535" in said
+    assert "TaskGroup" not in said
+    refused = ExceptionGroup("unhandled errors in a TaskGroup", [ConnectionRefusedError(111, "no")])
+    assert vendor_poll.describe(refused) == "cannot fetch: ConnectionRefusedError: [Errno 111] no"
+    timed_out = ExceptionGroup("x", [httpx.ConnectTimeout("slow")])
+    assert vendor_poll.describe(timed_out, 3).startswith("timeout: no complete answer within 3 s")
+
+
 def test_backoff_doubles_from_the_interval_up_to_the_cap() -> None:
     delays = [backoff_seconds(120, n, 3600) for n in range(7)]
     assert delays == [120, 240, 480, 960, 1920, 3600, 3600]

@@ -65,3 +65,63 @@ def store(
             }
             incident_store.add_event(conn, rec.id, kind_, at, snapshot)
     return rec
+
+
+def store_probe_incident(
+    node: Node,
+    incident_id: str = "discord-p1709651400",
+    *,
+    service: str = "discord",
+    probes: Sequence[str] = ("discord-dns", "discord-web"),
+    cause: tuple[str, str] | None = None,
+    resolved_at: int | None = None,
+    superseded_by: str | None = None,
+) -> IncidentRecord:
+    """An incident opened on probes alone, stored as the detector role stores it (watch.py):
+    severity minor, no reports, ``opened_by`` and the probes in its detail and snapshots;
+    ``cause`` is fusion's (``fusion_store.probe_incident_cause``), in the detail and snapshots
+    as ``cause`` and ``cause_fr``."""
+    detail: dict[str, Any] = {"opened_by": "probes", "probes": list(probes)}
+    if cause is not None:
+        detail["cause"], detail["cause_fr"] = cause
+    if superseded_by is not None:
+        detail["superseded_by"] = superseded_by
+    rec = IncidentRecord(
+        id=incident_id,
+        kind="service",
+        service=service,
+        group=None,
+        parent_id=None,
+        status="open" if resolved_at is None else "resolved",
+        severity="minor",
+        title=service.capitalize(),
+        started_at=T0,
+        detected_at=T0 + 180,
+        ended_at=resolved_at,
+        peak_per_minute=0.0,
+        peak_ratio=0.0,
+        countries=[],
+        problems={},
+        members=[],
+        detail=detail,
+        updated_at=resolved_at or T0 + 180,
+    )
+    events = [("opened", T0 + 180)] + ([("resolved", resolved_at)] if resolved_at else [])
+    with node.engine.begin() as conn:
+        incident_store.save(conn, rec)
+        for kind_, at in events:
+            snapshot: dict[str, Any] = {
+                "title": rec.title,
+                "status": "resolved" if kind_ == "resolved" else "open",
+                "severity": "minor",
+                "peak_per_minute": 0.0,
+                "peak_ratio": 0.0,
+                "countries": [],
+                "problems": {},
+                "members": [],
+                **{k: v for k, v in detail.items() if k != "superseded_by"},
+            }
+            if kind_ == "resolved" and superseded_by is not None:
+                snapshot["superseded_by"] = superseded_by
+            incident_store.add_event(conn, rec.id, kind_, at, snapshot)
+    return rec

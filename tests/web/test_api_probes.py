@@ -69,17 +69,48 @@ def test_admin_probe_routes_need_a_trusted_key(make_server: Make, target: HttpSe
 
 
 @pytest.mark.parametrize(
-    ("change", "detail"),
+    ("change", "field", "detail"),
     [
-        ({"kind": "ftp"}, "kind: must be one of http, tcp, dns, tls"),
-        ({"target": "not a url"}, "target: must be an http:// or https:// URL"),
-        ({"colour": "red"}, "unknown field 'colour'"),
-        ({"service": "nope"}, "service: no service 'nope' in the catalog"),
-        ({"timeout_ms": 120_000}, "timeout_ms: must not exceed the interval"),
+        ({"kind": "ftp"}, "kind", "kind: must be one of http, tcp, dns, tls"),
+        ({"target": "not a url"}, "target", "target: must be an http:// or https:// URL"),
+        ({"colour": "red"}, "colour", "unknown field 'colour'"),
+        ({"service": "nope"}, "service", "service: no service 'nope' in the catalog"),
+        ({"timeout_ms": 120_000}, "timeout_ms", "timeout_ms: must not exceed the interval"),
+        # Each of these answered 500 (a string method on a number, a bad port or IPv6 literal).
+        ({"target": 5}, "target", "target: must be a string (got 5)"),
+        ({"kind": "tcp", "target": 5}, "target", "target: must be a string"),
+        ({"kind": "dns", "target": ["x"]}, "target", "target: must be a string (got ['x'])"),
+        ({"json_field": 5}, "json_field", "json_field: must be a string"),
+        (
+            {"kind": "dns", "target": "example.org", "resolver": 5},
+            "resolver",
+            "resolver: must be a string",
+        ),
+        ({"target": "http://[::1/"}, "target", "target: is not a valid URL"),
+        ({"target": "http://example.com:99999/"}, "target", "target: has no valid port"),
+        ({"target": f"http://{'a' * 64}.example/"}, "target", "is not a valid host name"),
+        ({"kind": "tcp", "target": f"{'a' * 64}.example:80"}, "target", "not a valid host"),
+        ({"expect_status": None}, "expect_status", "expect_status must be like 200"),
+        ({"record_type": ["A"]}, "record_type", "record_type: must be one of A, AAAA, CNAME"),
+        # Accepted before, then failing every run as `other` (AttributeError).
+        ({"keyword": 5}, "keyword", "keyword: must be a string"),
+        # Accepted before: a load generator, and a probe that can only time out.
+        (
+            {"interval_seconds": 0.01, "timeout_ms": 1},
+            "interval_seconds",
+            "interval_seconds: must be at least 10 (got 0.01)",
+        ),
+        ({"interval_seconds": 5, "timeout_ms": 1000}, "interval_seconds", "at least 10"),
+        ({"timeout_ms": 50}, "timeout_ms", "timeout_ms: must be from 100 to 60000 (got 50)"),
+        ({"timeout_ms": 90_000, "interval_seconds": 300}, "timeout_ms", "from 100 to 60000"),
     ],
 )
-def test_a_bad_definition_is_422(
-    make_server: Make, target: HttpServer, change: dict[str, object], detail: str
+def test_a_bad_definition_is_422_naming_the_field(
+    make_server: Make,
+    target: HttpServer,
+    change: dict[str, object],
+    field: str,
+    detail: str,
 ) -> None:
     srv = make_server(probe_allow_private=True)
     with client(srv) as c:
@@ -87,7 +118,31 @@ def test_a_bad_definition_is_422(
         assert resp.status_code == 422, resp.text
         assert resp.headers["content-type"] == "application/problem+json"
         assert detail in resp.json()["detail"]
+        assert resp.json()["field"] == field
         assert c.get(ADMIN).json() == {"probes": []}
+
+
+def test_a_bad_change_is_422_naming_the_field_and_leaves_the_probe_alone(
+    make_server: Make, target: HttpServer
+) -> None:
+    srv = make_server(probe_allow_private=True)
+    with client(srv) as c:
+        assert c.post(ADMIN, json=probe_body(target)).status_code == 201
+        for change, field in (
+            ({"target": 5}, "target"),
+            ({"keyword": ["x"]}, "keyword"),
+            ({"interval_seconds": 5}, "interval_seconds"),
+        ):
+            resp = c.patch(f"{ADMIN}/facebook-home", json=change)
+            assert resp.status_code == 422, resp.text
+            assert resp.headers["content-type"] == "application/problem+json"
+            assert resp.json()["field"] == field
+        (kept,) = c.get(ADMIN).json()["probes"]
+        assert (kept["target"], kept["keyword"], kept["interval_seconds"]) == (
+            target.url,
+            None,
+            60.0,
+        )
 
 
 def test_a_private_target_is_refused_unless_allowed(make_server: Make, target: HttpServer) -> None:

@@ -70,18 +70,24 @@ def test_admin_vendor_routes_need_a_trusted_key(make_server: Make, page: VendorS
 
 
 @pytest.mark.parametrize(
-    ("change", "detail"),
+    ("change", "field", "detail"),
     [
-        ({"kind": "rss"}, "kind: must be one of statuspage, feed"),
-        ({"url": "ftp://x.example/feed"}, "url: must be an http or https URL"),
-        ({"interval_seconds": 5}, "interval_seconds: must be between 30 and 86400"),
-        ({"components": "Canvas"}, "components: must be a list"),
-        ({"colour": "red"}, "unknown field 'colour'"),
-        ({"service": "nope"}, "service: no service 'nope' in the catalog"),
+        ({"kind": "rss"}, "kind", "kind: must be one of statuspage, feed"),
+        ({"url": "ftp://x.example/feed"}, "url", "url: must be an http or https URL"),
+        ({"interval_seconds": 5}, "interval_seconds", "interval_seconds: must be between 30"),
+        ({"components": "Canvas"}, "components", "components: must be a list"),
+        ({"colour": "red"}, "colour", "unknown field 'colour'"),
+        ({"service": "nope"}, "service", "service: no service 'nope' in the catalog"),
+        # These answered 500: .port and urlsplit raise ValueError, the resolver UnicodeError.
+        ({"url": "http://example.com:99999/"}, "url", "url: is not a valid URL"),
+        ({"url": "http://[::1/"}, "url", "url: is not a valid URL"),
+        ({"url": f"https://{'a' * 64}.example/"}, "url", "is not a valid host name"),
+        ({"url": 5}, "url", "url: must be an http or https URL"),
+        ({"kind": ["feed"]}, "kind", "kind: must be one of"),
     ],
 )
-def test_a_bad_source_is_422(
-    make_server: Make, page: VendorServer, change: dict[str, object], detail: str
+def test_a_bad_source_is_422_naming_the_field(
+    make_server: Make, page: VendorServer, change: dict[str, object], field: str, detail: str
 ) -> None:
     srv = make_server(vendor_allow_private=True)
     with client(srv) as c:
@@ -89,7 +95,18 @@ def test_a_bad_source_is_422(
         assert resp.status_code == 422, resp.text
         assert resp.headers["content-type"] == "application/problem+json"
         assert detail in resp.json()["detail"]
+        assert resp.json()["field"] == field
         assert c.get(ADMIN).json() == {"vendors": []}
+
+
+def test_a_bad_port_is_refused_also_where_the_guard_is_on(make_server: Make) -> None:
+    srv = make_server()  # the guard's resolution read url.port: a 500 before any check
+    with client(srv) as c:
+        resp = c.post(
+            ADMIN, json={"service": "discord", "kind": "feed", "url": "http://x.example:99999/"}
+        )
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["field"] == "url"
 
 
 def test_a_private_page_is_refused_unless_allowed(make_server: Make, page: VendorServer) -> None:

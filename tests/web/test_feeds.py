@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.web.incident_rows import T0, store
+from tests.web.incident_rows import T0, store, store_probe_incident
 
 Server = Any
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -71,6 +71,43 @@ def test_an_ongoing_incident_says_so(srv: Server) -> None:
     store(srv.node, "facebook-1")
     (item,) = rss_items(srv, "/feeds/incidents.rss")
     assert (item.findtext("description") or "").endswith("Ongoing.")
+
+
+DNS = (
+    "DNS resolution fails for discord.com from this node",
+    "La résolution DNS de discord.com échoue depuis ce nœud",
+)
+
+
+def test_an_incident_opened_on_probes_is_told_as_failing_checks(srv: Server) -> None:
+    """It was "Problem reports for Discord … Peak: 0 reports a minute, 0.0 times the usual"."""
+    store_probe_incident(srv.node, cause=DNS)
+    (item,) = rss_items(srv, "/feeds/services/discord.rss")
+    assert item.findtext("description") == (
+        "panne's checks of Discord fail: DNS resolution fails for discord.com from this node,"
+        " since 15:10 UTC on 5 March 2024 (detected at 15:13 UTC)."
+        " No surge of problem reports so far. Ongoing."
+    )
+
+
+def test_a_probe_incident_without_a_stored_cause_names_its_probes(srv: Server) -> None:
+    store_probe_incident(srv.node, resolved_at=T0 + 1500)
+    store_probe_incident(
+        srv.node, "discord-p1709650000", resolved_at=T0 + 600, superseded_by="discord-1709651700"
+    )
+    said = sorted(i.findtext("description") or "" for i in rss_items(srv, "/feeds/incidents.rss"))
+    handed_over, later = sorted(said, key=lambda text: "Resolved" in text)
+    assert later.startswith(
+        "panne's checks of Discord fail: probes discord-dns and discord-web are down, since"
+    )
+    assert later.endswith(
+        "Resolved: the checks passed again at 15:35 UTC on 5 March 2024, after 25 min."
+    )
+    assert handed_over.endswith(
+        "Problem reports followed: the incident goes on as discord-1709651700."
+    )
+    for text in (later, handed_over):
+        assert "reports a minute" not in text and "times the usual" not in text
 
 
 def test_a_service_feed_excludes_other_services_incidents(srv: Server) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.web.incident_rows import T0, store
+from tests.web.incident_rows import T0, store, store_probe_incident
 
 from panne.web.statuspage_shapes import short_id
 
@@ -184,6 +184,19 @@ def test_a_resolved_incident_leaves_unresolved_empty(srv: Server) -> None:
     assert newest["affected_components"][0]["old_status"] == "major_outage"
     assert newest["affected_components"][0]["new_status"] == "operational"
     assert get(srv, "/api/v2/status.json")["status"]["indicator"] == "none"
+
+
+def test_an_incident_opened_on_probes_reads_as_failing_checks(srv: Server) -> None:
+    cause = ("Connection refused by discord.com", "Connexion refusée par discord.com")
+    store_probe_incident(srv.node, cause=cause, resolved_at=T0 + 1500)
+    (inc,) = get(srv, "/api/v2/incidents.json")["incidents"]
+    check_incident(inc)
+    resolved, opened = (u["body"] for u in inc["incident_updates"])
+    assert opened == (
+        "panne's checks of Discord fail: connection refused by discord.com."
+        " No surge of problem reports so far."
+    )
+    assert resolved == "panne's checks of Discord pass again. Resolved."
 
 
 def test_a_group_page_lists_only_that_groups_components_and_incidents(srv: Server) -> None:

@@ -3,7 +3,9 @@
 English reuses the sentences of :mod:`panne.web.incident_text` (the feeds and the Statuspage API
 say the same thing the same way). French lives in the small table below rather than in the
 Babel catalogs: babel.cfg extracts messages from the Jinja templates only, and these sentences
-are built in Python with several variables each.
+are built in Python with several variables each. An incident opened on probes alone is told as
+panne's checks failing (its cause, ``cause_fr`` in French, else its probes down), never as a
+surge of reports it did not have.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ SUBJECTS: dict[str, dict[str, str]] = {
         "member_added": "{name}: more services affected",
         "reopened": "{name}: problems are back",
         "resolved": "{name} is back to normal",
+        "superseded": "{name}: problems confirmed by reports",
     },
     "fr": {
         "opened": "{name} rencontre des problèmes",
@@ -36,6 +39,7 @@ SUBJECTS: dict[str, dict[str, str]] = {
         "member_added": "{name} : d'autres services touchés",
         "reopened": "{name} : les problèmes sont de retour",
         "resolved": "{name} fonctionne de nouveau normalement",
+        "superseded": "{name} : problèmes confirmés par les signalements",
     },
 }
 
@@ -56,6 +60,18 @@ FR: dict[str, str] = {
     "minor": "mineure",
     "major": "majeure",
     "critical": "critique",
+    # Incidents opened on probes alone.
+    "probes_opened": "Les vérifications de {name} par panne échouent : {failure}.",
+    "probes_updated": "Les vérifications de {name} par panne échouent toujours : {failure}.",
+    "probes_quiet": "Pas d'afflux de signalements de problèmes pour l'instant.",
+    "probes_resolved": "Les vérifications de {name} par panne réussissent de nouveau.",
+    "probes_superseded": (
+        "Les signalements de problèmes pour {name} confirment ce que voyaient les vérifications"
+        " de panne : l'incident continue sous {incident}."
+    ),
+    "probe_down": "la sonde {ids} est en échec",
+    "probes_down": "les sondes {ids} sont en échec",
+    "probes_any_down": "ses sondes sont en échec",
 }
 
 
@@ -141,7 +157,10 @@ def compose(
     problems = {str(k): float(v) for k, v in snap.get("problems", rec.problems).items()}
     severity = str(snap.get("severity", rec.severity))
     link = f"{base_url.rstrip('/')}/incidents/{rec.id}"
-    subject = "[panne] " + SUBJECTS[lang].get(kind, SUBJECTS[lang]["updated"]).format(name=name)
+    told = kind
+    if kind == "resolved" and incident_text.by_probes(snap) and snap.get("superseded_by"):
+        told = "superseded"  # not back to normal: the report incident goes on with it
+    subject = "[panne] " + SUBJECTS[lang].get(told, SUBJECTS[lang]["updated"]).format(name=name)
     if lang == "en":
         subject_phrase = name if rec.kind == "service" else f"{name} ({', '.join(members)})"
         parts = [incident_text.update_body(kind, snap, subject_phrase, catalog, added_names)]
@@ -155,7 +174,10 @@ def compose(
             parts.append(f"Severity: {severity}.")
         parts.append(f"Details: {link}")
     else:
-        parts = _french(kind, snap, name, members, added_names, catalog, countries, problems)
+        if incident_text.by_probes(snap):
+            parts = _french_probes(kind, snap, name)
+        else:
+            parts = _french(kind, snap, name, members, added_names, catalog, countries, problems)
         parts.append(FR["since"].format(when=_fr_when(rec.started_at)))
         if kind == "resolved" and rec.ended_at is not None:
             spent = _fr_duration(rec.ended_at - rec.started_at)
@@ -215,3 +237,18 @@ def _french(
         listed = ", ".join(f"{label(s)} {pct:.0f} %" for s, pct in list(problems.items())[:3])
         parts.append(FR["problems"].format(problems=listed))
     return parts
+
+
+def _french_probes(kind: str, snap: dict[str, Any], name: str) -> list[str]:
+    """An incident opened on probes alone, in French (see ``incident_text.probe_update_body``)."""
+    if kind == "resolved" and snap.get("superseded_by"):
+        return [FR["probes_superseded"].format(name=name, incident=snap["superseded_by"])]
+    if kind == "resolved":
+        return [FR["probes_resolved"].format(name=name)]
+    failure = incident_text.probe_failure(snap, "cause_fr")
+    if failure is None:
+        ids = [str(i) for i in snap.get("probes") or ()]
+        key = "probe_down" if len(ids) == 1 else "probes_down" if ids else "probes_any_down"
+        failure = FR[key].format(ids=_fr_list(ids) if ids else "")
+    lead = FR["probes_opened" if kind == "opened" else "probes_updated"]
+    return [lead.format(name=name, failure=failure), FR["probes_quiet"]]

@@ -10,7 +10,9 @@ for the check and to 127.0.0.1 for the connection (DNS rebinding) gets nowhere.
 
 HTTP goes through :class:`GuardedBackend`, an httpcore network backend, so the guard sits under
 the shared client's connection pool: every connection the client opens is checked, and TLS is
-still verified against the name in the URL.
+still verified against the name in the URL. What fails below the client arrives wrapped (httpx
+wraps httpcore, which wraps the socket's error; anyio's task groups wrap it in an exception
+group), so probes and vendor polls both read failures through :func:`exception_chain`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import asyncio
 import ipaddress
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import httpcore
 import httpx
@@ -29,6 +31,22 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 class TargetRefused(Exception):
     """The target resolves to an address probes may not reach; the message says which."""
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, its causes and contexts, and the members of exception groups, outermost
+    first, each once."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        if isinstance(e, BaseExceptionGroup):
+            todo.extend(e.exceptions)
+        todo.extend(x for x in (e.__cause__, e.__context__) if x is not None)
 
 
 def address_kind(address: IPAddress) -> str | None:

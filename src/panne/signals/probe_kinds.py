@@ -16,7 +16,6 @@ import errno
 import json
 import socket
 import ssl
-from collections.abc import Iterator
 from typing import Any
 
 import dns.asyncresolver
@@ -27,7 +26,12 @@ import httpx
 from panne import __version__
 from panne.clock import Clock, SystemClock
 from panne.config import Settings
-from panne.signals.probe_guard import GuardedTransport, TargetRefused, resolve_checked
+from panne.signals.probe_guard import (
+    GuardedTransport,
+    TargetRefused,
+    exception_chain,
+    resolve_checked,
+)
 from panne.signals.probes import ErrorClass, ProbeResult, ProbeSpec, split_host_port
 
 MAX_BODY_BYTES = 1_048_576  # keyword and JSON checks read at most this much of a body
@@ -194,7 +198,7 @@ class Prober:
 
 def classify(exc: BaseException) -> tuple[ErrorClass, str]:
     """The error class of a failed attempt and a line for people, from the exception chain."""
-    for e in _chain(exc):
+    for e in exception_chain(exc):
         text = str(e) or type(e).__name__
         if isinstance(e, TargetRefused):
             return "other", text
@@ -215,21 +219,6 @@ def classify(exc: BaseException) -> tuple[ErrorClass, str]:
         if isinstance(e, OSError) and e.errno in _UNREACHABLE:
             return "unreachable", text
     return "other", f"{type(exc).__name__}: {exc}"
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exception, its causes and contexts, and the members of exception groups."""
-    seen: set[int] = set()
-    todo = [exc]
-    while todo:
-        e = todo.pop(0)
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        yield e
-        if isinstance(e, BaseExceptionGroup):
-            todo.extend(e.exceptions)
-        todo.extend(x for x in (e.__cause__, e.__context__) if x is not None)
 
 
 async def _read_at_most(response: httpx.Response, limit: int) -> bytes:

@@ -7,9 +7,14 @@ service (an HTTP request, a TCP connect, a DNS query or a TLS handshake) and a
 into incidents without parsing messages.
 
 Specs are validated when built: a bad definition stops with one message naming the probe and
-the field, the same way a bad setting does (config.py). The runners live in ``probe_kinds.py``,
-the outbound-address guard in ``probe_guard.py``, the up/down hysteresis in ``probe_state.py``
-and the scheduler in ``probe_scheduler.py``.
+the field (also carried as :attr:`ProbeSpecError.field`), the same way a bad setting does
+(config.py); every field's type is checked before its value is read, so no definition, however
+malformed, gets further than that message. What people may *define* through the admin API is
+narrower still (:func:`check_definition`: a probe at most every :data:`MIN_INTERVAL_SECONDS`,
+a timeout a real answer can meet), kept apart from the spec itself so that tests and stored
+definitions from before keep loading. The runners live in ``probe_kinds.py``, the
+outbound-address guard in ``probe_guard.py``, the up/down hysteresis in ``probe_state.py`` and
+the scheduler in ``probe_scheduler.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 ProbeKind = Literal["http", "tcp", "dns", "tls"]
 RecordType = Literal["A", "AAAA", "CNAME"]
@@ -45,10 +50,23 @@ _HOST = re.compile(r"^[A-Za-z0-9._-]{1,253}$")
 MAX_TIMEOUT_MS = 120_000
 MAX_RETRIES = 5
 MAX_INTERVAL_SECONDS = 86_400.0
+# What the admin API lets people define (check_definition): one run per 10 s at most is already
+# six times the aggregators' usual minute, and a probe every few milliseconds would turn the node
+# into a load generator against the target. Under 100 ms hardly any real answer arrives (a probe
+# that can only fail), and a check waiting over a minute measures nothing users would wait for.
+MIN_INTERVAL_SECONDS = 10.0
+MIN_DEFINED_TIMEOUT_MS = 100
+MAX_DEFINED_TIMEOUT_MS = 60_000
+_SHOWN_CHARS = 100  # of a bad value quoted back in an error
 
 
 class ProbeSpecError(ValueError):
-    """A probe definition is invalid; the message names the probe and the field."""
+    """A probe definition is invalid; the message names the probe and the field, and
+    ``field`` names the field alone (None when the definition as a whole is wrong)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def split_host_port(text: str, default_port: int | None = None) -> tuple[str, int]:
@@ -132,19 +150,17 @@ class ProbeSpec:
         worse than none."""
         names = {f.name for f in fields(cls)}
         ident = data.get("id", "?")
-        unknown = sorted(set(data) - names)
+        ident = ident if isinstance(ident, str) else "?"
+        unknown = sorted(str(k) for k in set(data) - names)
         if unknown:
-            raise ProbeSpecError(f"probe {ident!r}: unknown field {unknown[0]!r}")
+            raise ProbeSpecError(f"probe {ident!r}: unknown field {unknown[0]!r}", unknown[0])
         values = dict(data)
         if "expect_status" in values:
             values["expect_status"] = _status_range(ident, values["expect_status"])
         for name in ("id", "service", "kind", "target"):
             if name not in values:
-                raise ProbeSpecError(f"probe {ident!r}: {name} is required")
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise ProbeSpecError(f"probe {ident!r}: {exc}") from None
+                raise ProbeSpecError(f"probe {ident!r}: {name} is required", name)
+        return cls(**values)  # every key is a field: _validate checks each value's type
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +177,52 @@ class ProbeResult:
     detail: str = ""
 
 
+def shown_target(spec: ProbeSpec) -> str:
+    """The target as the public may see it: an http URL loses any ``user:password@``. Every
+    public view of a probe (its API, the service page, an incident's evidence) shows this."""
+    return public_target(spec.kind, spec.target)
+
+
+def public_target(kind: str, target: str) -> str:
+    """:func:`shown_target` from a stored row's kind and target (other kinds never hold
+    credentials: their targets are host names, checked when defined)."""
+    return without_credentials(target) if kind == "http" else target
+
+
+def without_credentials(url: str) -> str:
+    """A URL without any ``user:password@`` (probe targets, vendor pages)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL anything accepted: show nothing of it rather than a secret
+        return ""
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def check_definition(spec: ProbeSpec) -> None:
+    """What people may define through the admin API, over what a spec is: a run at most every
+    :data:`MIN_INTERVAL_SECONDS`, a timeout from :data:`MIN_DEFINED_TIMEOUT_MS` to
+    :data:`MAX_DEFINED_TIMEOUT_MS`. Raises :class:`ProbeSpecError` naming the field."""
+    if spec.interval_seconds < MIN_INTERVAL_SECONDS:
+        raise ProbeSpecError(
+            f"probe {spec.id!r}: interval_seconds: must be at least {MIN_INTERVAL_SECONDS:g}"
+            f" (got {spec.interval_seconds!r})",
+            "interval_seconds",
+        )
+    if not MIN_DEFINED_TIMEOUT_MS <= spec.timeout_ms <= MAX_DEFINED_TIMEOUT_MS:
+        raise ProbeSpecError(
+            f"probe {spec.id!r}: timeout_ms: must be from {MIN_DEFINED_TIMEOUT_MS} to"
+            f" {MAX_DEFINED_TIMEOUT_MS} (got {spec.timeout_ms!r})",
+            "timeout_ms",
+        )
+
+
 def _status_range(ident: object, raw: Any) -> tuple[int, int]:
     if isinstance(raw, bool):
-        raise ProbeSpecError(f"probe {ident!r}: expect_status must be a status or a range")
+        raise ProbeSpecError(
+            f"probe {ident!r}: expect_status must be a status or a range", "expect_status"
+        )
     if isinstance(raw, int):
         return (raw, raw)
     if isinstance(raw, str):
@@ -173,22 +232,42 @@ def _status_range(ident: object, raw: Any) -> tuple[int, int]:
     if isinstance(raw, list | tuple) and len(raw) == 2 and all(type(x) is int for x in raw):
         return (raw[0], raw[1])
     raise ProbeSpecError(
-        f"probe {ident!r}: expect_status must be like 200, '200-399' or [200, 399] (got {raw!r})"
+        f"probe {ident!r}: expect_status must be like 200, '200-399' or [200, 399]"
+        f" (got {_shown(raw)})",
+        "expect_status",
     )
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 
 
 def _validate(s: ProbeSpec) -> None:
     def bad(name: str, why: str) -> ProbeSpecError:
-        return ProbeSpecError(f"probe {s.id!r}: {name}: {why} (got {getattr(s, name)!r})")
+        shown = _shown(getattr(s, name))
+        return ProbeSpecError(f"probe {_shown(s.id)}: {name}: {why} (got {shown})", name)
 
+    # Types first: everything below may call string and number methods on what it checks.
     if not isinstance(s.id, str) or not _ID.match(s.id):
         raise bad("id", "must be 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
     if not isinstance(s.service, str) or not _ID.match(s.service):
         raise bad("service", "must be a service slug")
-    if s.kind not in PROBE_KINDS:
+    if not isinstance(s.kind, str) or s.kind not in PROBE_KINDS:
         raise bad("kind", f"must be one of {', '.join(PROBE_KINDS)}")
+    if not isinstance(s.target, str):
+        raise bad("target", "must be a string")
+    for name in ("keyword", "json_field", "resolver"):
+        if getattr(s, name) is not None and not isinstance(getattr(s, name), str):
+            raise bad(name, "must be a string")
+    if not isinstance(s.record_type, str) or s.record_type not in RECORD_TYPES:
+        raise bad("record_type", f"must be one of {', '.join(RECORD_TYPES)}")
+    status = s.expect_status
+    if not (isinstance(status, tuple) and len(status) == 2 and all(type(x) is int for x in status)):
+        raise bad("expect_status", "must be a pair of HTTP statuses")
     if isinstance(s.interval_seconds, bool) or not isinstance(s.interval_seconds, int | float):
         raise bad("interval_seconds", "must be a number")
+
     if not 0 < s.interval_seconds <= MAX_INTERVAL_SECONDS:
         raise bad("interval_seconds", f"must be positive and at most {MAX_INTERVAL_SECONDS:g}")
     for name, lo, hi in (
@@ -202,11 +281,9 @@ def _validate(s: ProbeSpec) -> None:
             raise bad(name, f"must be an integer from {lo} to {hi}")
     if s.timeout_ms > s.interval_seconds * 1000:
         raise bad("timeout_ms", "must not exceed the interval")
-    lo, hi = s.expect_status
+    lo, hi = status
     if not 100 <= lo <= hi <= 599:
         raise bad("expect_status", "must be a range of HTTP statuses, low to high, 100-599")
-    if s.record_type not in RECORD_TYPES:
-        raise bad("record_type", f"must be one of {', '.join(RECORD_TYPES)}")
 
     only = {"keyword": "http", "json_field": "http", "resolver": "dns"}
     for name, kind in only.items():
@@ -235,11 +312,21 @@ def _validate(s: ProbeSpec) -> None:
 
 
 def _check_target(kind: ProbeKind, target: str) -> None:
+    """Raises ValueError (UnicodeError included) saying what is wrong with the target."""
     if kind == "http":
-        url = urlsplit(target)
+        try:
+            url = urlsplit(target)
+        except ValueError as exc:  # a bad IPv6 literal: "http://[::1/"
+            raise ValueError(f"is not a valid URL ({exc})") from None
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError("must be an http:// or https:// URL with a host")
-        url.port  # noqa: B018 - raises on a bad port
+        try:
+            port = url.port
+        except ValueError:  # out of range, or not a number
+            port = 0
+        if port == 0:
+            raise ValueError("has no valid port (1-65535)")
+        _host(url.hostname, international=True)
     elif kind == "tcp":
         _host(split_host_port(target)[0])
     elif kind == "tls":
@@ -248,6 +335,17 @@ def _check_target(kind: ProbeKind, target: str) -> None:
         _host(target.rstrip("."))
 
 
-def _host(host: str) -> None:
-    if not _HOST.match(host) and ":" not in host:
+def _host(host: str, *, international: bool = False) -> None:
+    """A host name whose labels DNS can carry (1-63 characters each, 253 in all), or an IP
+    address. ``international``: a URL's host may be an international name, which resolution
+    encodes to IDNA, so it must encode."""
+    if ":" in host:  # an IPv6 literal: the address guard and the connection parse it
+        return
+    if not international and not _HOST.match(host):
         raise ValueError(f"{host!r} is not a host name or address")
+    try:
+        encoded = host.encode("idna")
+    except UnicodeError:
+        raise ValueError(f"{host!r} is not a valid host name (labels of 1-63 characters)") from None
+    if not encoded or len(encoded) > 253:
+        raise ValueError(f"{host!r} is not a valid host name")

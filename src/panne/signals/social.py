@@ -16,6 +16,11 @@ and diacritics unified, URLs dropped), so "CAÍDO", "caido" and "caído" are one
 * a "state" phrase ("down", "caído") preceded by a negation is not a claim, and neither is one
   in a wish or a memory ("I wish twitter would go down"); both then *block* the service, like
   "works fine" after it does: each service takes its nearest cue;
+* a clear joke marker ("jk", "just kidding", "/s", "april fools", "je rigole", "tô brincando",
+  "بمزح") in the clause takes every claim of the clause back; laughter does not (it is as common
+  in genuine complaints);
+* a subject-only alias ("lol", "face") is the subject only when no other service is named
+  between it and the claim ("lol discord down again" is about Discord);
 * the score adds the name's strength (an everyday word such as "Steam" is weak), the phrase's
   and closeness; a mention is kept at :data:`SCORE_THRESHOLD` or more.
 """
@@ -98,6 +103,7 @@ class _Folded:
     commas: list[int] = field(default_factory=list)
     unreal: list[tuple[int, int]] = field(default_factory=list)
     past: list[int] = field(default_factory=list)
+    jokes: list[int] = field(default_factory=list)
     doubts: list[int] = field(default_factory=list)
     names: list[int] = field(default_factory=list)
 
@@ -139,6 +145,9 @@ class MentionMatcher:
         self._unreal_re = re.compile(rf"(?<!\w)(?:{'|'.join(fold(p) for p in w.UNREAL_PATTERNS)})")
         self._idiom_re = re.compile("|".join(fold(p) for p in w.IDIOMS))
         self._past_re = re.compile(rf"(?<!\w)(?:{'|'.join(fold(p) for p in w.PAST_PATTERNS)})")
+        self._joke_re = re.compile(
+            rf"(?<![\w/])(?:{'|'.join(fold(p) for p in w.JOKE_PATTERNS)})(?!\w)"
+        )
         self._doubt_re = re.compile(
             rf"(?<!\w)(?:{'|'.join(fold(p) for p in w.DOUBT_PATTERNS)})(?!\w)"
         )
@@ -263,6 +272,7 @@ class MentionMatcher:
         post.commas = [m.start() for m in COMMA.finditer(folded)]
         post.unreal = [(m.start(), m.end()) for m in self._unreal_re.finditer(folded)]
         post.past = [m.start() for m in self._past_re.finditer(folded)]
+        post.jokes = [m.start() for m in self._joke_re.finditer(folded)]
         post.doubts = [m.end() for m in self._doubt_re.finditer(folded)]
         language = language_hint(lang) or guess_language(
             text, post.tokens, [c.lang for c in claims]
@@ -281,8 +291,6 @@ class MentionMatcher:
         self, post: _Folded, name: _Name, cues: list[_Cue], language: str | None
     ) -> Mention | None:
         """The service's nearest cue in its clause decides; a claim there is scored."""
-        if name.claim:
-            return Mention(name.service, HASHTAG_CLAIM, language, f"hashtag #{name.alias}")
         clause = bisect_left(post.ends, name.start + 1)
         lo = post.ends[clause - 1] if clause else 0
         hi = post.ends[clause] if clause < len(post.ends) else len(post.text)
@@ -290,6 +298,10 @@ class MentionMatcher:
             nxt = post.ends[clause + 1] if clause + 1 < len(post.ends) else len(post.text)
             if not any(hi <= n < nxt for n in post.names):
                 hi = nxt
+        if any(lo <= j < hi for j in post.jokes):  # "#facebookdown jk", "fb is down. /s"
+            return None
+        if name.claim:
+            return Mention(name.service, HASHTAG_CLAIM, language, f"hashtag #{name.alias}")
         if any(lo <= p < hi for p in post.past):
             return None
         best: tuple[int, _Cue] | None = None
@@ -301,7 +313,9 @@ class MentionMatcher:
             if not after and any(first <= c < second for c in post.commas):
                 continue  # "my car is broken down, so Netflix it is": another subject's state
             distance = max(0, bisect_left(post.starts, second) - bisect_left(post.starts, first))
-            if name.subject_only and (not after or distance > 2):
+            if name.subject_only and (
+                not after or distance > 2 or self._other_subject(post, name, cue)
+            ):
                 continue
             if cue.kind != "fine" and self._unclaimed(post, cue, name, lo):
                 cue = cue._replace(weight=0.0, kind="fine")
@@ -315,6 +329,17 @@ class MentionMatcher:
         score = round(min(1.0, max(0.0, name.strength + cue.weight + closeness)), 3)
         reason = f"{name.alias!r} + {cue.text!r} ({cue.lang}), {rank} words apart"
         return Mention(name.service, score, language or cue.lang, reason)
+
+    @staticmethod
+    def _other_subject(post: _Folded, name: _Name, cue: _Cue) -> bool:
+        """Whether another service named between a subject-only alias and the claim is the
+        claim's subject ("lol discord down again") rather than joined to the alias by a
+        conjunction ("face e zap fora do ar")."""
+        between = [n for n in post.names if name.end <= n < cue.start]
+        if not between:
+            return False
+        gap = post.text[name.end : between[0]].replace(",", " ").split()
+        return not gap or not all(word in w.CONJUNCTIONS for word in gap)
 
     @staticmethod
     def _unclaimed(post: _Folded, cue: _Cue, name: _Name, lo: int) -> bool:

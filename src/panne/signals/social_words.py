@@ -140,6 +140,26 @@ PAST_PATTERNS: Final = [
     "remember when", "last (?:year|month|week)", "years ago", "in 20[12]\\d", "l'annee derniere",
     "el ano pasado", "ano passado", "السنه الماضيه", "العام الماضي",
 ]
+# A clear joke marker anywhere in the clause (or in a clause after it that names no new
+# service: "facebook is down!! jk") takes the claim back. Only *clear* markers: laughter
+# ("lol", "mdr", "jajaja", "kkkk", "هههه", 😂) is as common in genuine complaints ("instagram
+# caiu kkkkk", "X is down lol") as in jokes, so it blocks nothing; nor do exasperated
+# questions that name a joke ("is this a joke?", "c'est une blague", "só pode ser brincadeira").
+# A negated marker means "seriously" ("no jk, it's down", "je rigole pas"), so it does not count.
+JOKE_PATTERNS: Final = [
+    # English
+    "(?<!no )(?<!not )(?:jk|j/k|jking)", "just (?:kidding|joking)", "only (?:kidding|joking)",
+    "i'?m (?:just )?(?:kidding|joking)", "april fool'?s?", "/s",
+    # French
+    "je (?:rigole|plaisante|blague)(?! pas)", "poisson d'avril",
+    # Spanish
+    "(?<!no )era (?:broma|joda|coña)", "(?:solo )?(?:estoy )?bromeando", "inocente",
+    # Portuguese
+    "(?<!nao )(?:to|tou|tava|so|estou) (?:brincando|zoando)", "brincadeirinha",
+    "primeiro de abril", "dia da mentira",
+    # Arabic
+    "(?<!مش )(?<!ما )(?:ب|ا)مزح", "بهزر", "كذبة (?:ابريل|نيسان)",
+]
 # The service is fine or back: the nearest cue to a service decides.
 FINE_PATTERNS: Final = [
     "works?(?: fine| again| now)?", "working(?: fine| again| now)?", "fine", "ok", "okay", "is up",
@@ -186,6 +206,10 @@ SUBJECT_ONLY: Final = _words(
     "origin office prime meet drive league"
 )
 CLEAR_SHORT: Final = _words("fb yt ig")
+# Words that join two subjects of one claim ("face e zap fora do ar"): a subject-only alias
+# still counts across the other name when one of these is between them, not otherwise
+# ("lol discord down again" is about Discord).
+CONJUNCTIONS: Final = _words("and & + / e et y ou or")
 # Ambiguous aliases without a neighbour list: they need an outage phrase close by.
 for _alias in ("ig", "zap", "فيس", "لاين", "masto", "tumbler", "blizzard"):
     AMBIGUOUS.setdefault(_alias, frozenset())

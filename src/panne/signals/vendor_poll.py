@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from panne import __version__
 from panne.config import Settings
-from panne.signals.probe_guard import GuardedTransport, TargetRefused
+from panne.signals.probe_guard import GuardedTransport, TargetRefused, exception_chain
 from panne.signals.vendor_feeds import parse_feed
 from panne.signals.vendor_status import Reading, VendorParseError, VendorState, parse_summary
 from panne.store import vendor_status as store
@@ -109,23 +109,29 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def describe(exc: BaseException, timeout_seconds: float | None = None) -> str:
-    """One line saying why a fetch failed."""
-    if isinstance(exc, TargetRefused):  # the guard words it for probes; say it for vendors
-        return (
-            str(exc)
-            .replace("probes reach", "vendor pages are fetched from")
-            .replace("probe_allow_private", "vendor_allow_private")
-        )
-    if isinstance(exc, socket.gaierror):
-        return f"name does not resolve ({exc.strerror or exc})"
-    if isinstance(exc, httpx.TimeoutException):
-        within = f" within {timeout_seconds:g} s" if timeout_seconds else ""
-        return f"timeout: no complete answer{within} ({type(exc).__name__})"
-    if isinstance(exc, httpx.TooManyRedirects):
-        return "too many redirects"
-    if isinstance(exc, httpx.HTTPError | OSError):
-        return f"cannot fetch: {type(exc).__name__}: {exc}"[:500]
-    return f"{type(exc).__name__}: {exc}"[:500]
+    """One line saying why a fetch failed. The cause may be wrapped (httpx over httpcore over
+    the socket; anyio's task groups put it in an exception group), so the whole chain is read,
+    as probes read it (``probe_guard.exception_chain``), and a wrapper is never what is said."""
+    chain = list(exception_chain(exc))
+    for e in chain:
+        if isinstance(e, TargetRefused):  # the guard words it for probes; say it for vendors
+            return (
+                str(e)
+                .replace("probes reach", "vendor pages are fetched from")
+                .replace("probe_allow_private", "vendor_allow_private")
+            )
+        if isinstance(e, socket.gaierror):
+            return f"name does not resolve ({e.strerror or e})"
+        if isinstance(e, httpx.TimeoutException | TimeoutError):
+            within = f" within {timeout_seconds:g} s" if timeout_seconds else ""
+            return f"timeout: no complete answer{within} ({type(e).__name__})"
+        if isinstance(e, httpx.TooManyRedirects):
+            return "too many redirects"
+    leaf = next((e for e in chain if not isinstance(e, BaseExceptionGroup)), exc)
+    text = f"{type(leaf).__name__}: {leaf}"
+    if any(isinstance(e, httpx.HTTPError | OSError | BaseExceptionGroup) for e in chain):
+        text = f"cannot fetch: {text}"
+    return text[:500]
 
 
 async def fetch(client: httpx.AsyncClient, row: SourceRow, *, conditional: bool) -> Fetched:

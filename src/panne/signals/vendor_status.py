@@ -63,7 +63,12 @@ MAX_BODY_CHARS = 2000
 
 
 class VendorSourceError(ValueError):
-    """A source definition is invalid; the message names the service and the field."""
+    """A source definition is invalid; the message names the service and the field, and
+    ``field`` names the field alone."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class VendorParseError(ValueError):
@@ -88,17 +93,29 @@ class VendorSource:
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> VendorSourceError:
-            return VendorSourceError(f"vendor source {self.service!r}: {name}: {why}")
+            return VendorSourceError(f"vendor source {self.service!r}: {name}: {why}", name)
 
         if not isinstance(self.service, str) or not _SERVICE.match(self.service):
             raise bad("service", "must be a slug (a-z, 0-9, '.', '_', '-'; at most 64)")
-        if self.kind not in SOURCE_KINDS:
+        if not isinstance(self.kind, str) or self.kind not in SOURCE_KINDS:
             raise bad("kind", f"must be one of {', '.join(SOURCE_KINDS)}")
-        parts = urlsplit(self.url) if isinstance(self.url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        if not isinstance(self.url, str):
             raise bad("url", "must be an http or https URL with a host")
         if len(self.url) > 2000:
             raise bad("url", "must be at most 2000 characters")
+        try:  # what the poller and the guard will read of it; urlsplit and .port both raise
+            parts = urlsplit(self.url)
+            port = parts.port
+        except ValueError as exc:  # "http://[::1/", a port out of range or not a number
+            raise bad("url", f"is not a valid URL ({exc})") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise bad("url", "must be an http or https URL with a host")
+        if port == 0:
+            raise bad("url", "must have a port from 1 to 65535")
+        try:  # resolution encodes the name so: a label over 63 characters cannot be resolved
+            parts.hostname.encode("idna")
+        except UnicodeError:
+            raise bad("url", f"{parts.hostname!r} is not a valid host name") from None
         comps = self.components
         if isinstance(comps, str) or not all(isinstance(c, str) and c.strip() for c in comps):
             raise bad("components", "must be a list of non-empty names")

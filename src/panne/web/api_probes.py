@@ -5,20 +5,28 @@ once when they change here. A definition is checked as the runs will be: the spe
 validation, a service of the catalog, and the outbound-address guard (probe_guard.py), so a
 private or loopback target is refused when it is defined, with the guard's own message, rather
 than failing quietly at every run. A name that does not resolve yet is accepted: its runs will
-say ``dns_failure``, which is what a probe is for.
+say ``dns_failure``, which is what a probe is for. What may be defined here is narrower than
+what a spec allows (:func:`~panne.signals.probes.check_definition`: a run every 10 s at most).
+Every 422 names the field it refuses in ``field``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Response
 
 from panne.node import Node
 from panne.signals.probe_guard import TargetRefused, resolve_checked
-from panne.signals.probes import ProbeSpec, ProbeSpecError, split_host_port
+from panne.signals.probes import (
+    ProbeSpec,
+    ProbeSpecError,
+    check_definition,
+    split_host_port,
+)
+from panne.signals.probes import shown_target as shown_target  # the pages import it from here
 from panne.store import probe_defs
 from panne.store import probes as probe_store
 from panne.store.probe_defs import StoredProbe
@@ -65,17 +73,9 @@ def guard_refusal(spec: ProbeSpec) -> str | None:
         return str(exc)
     except (OSError, TimeoutError):
         return None  # does not resolve now; the runs will tell
+    except ValueError as exc:  # a name the resolver cannot even encode (the spec checks labels)
+        return f"{found[0]!r} cannot be resolved ({exc})"
     return None
-
-
-def shown_target(spec: ProbeSpec) -> str:
-    """The target as the public may see it: an http URL loses any ``user:password@``."""
-    if spec.kind != "http":
-        return spec.target
-    url = urlsplit(spec.target)
-    if "@" not in url.netloc:
-        return spec.target
-    return urlunsplit(url._replace(netloc=url.netloc.rpartition("@")[2]))
 
 
 def admin_json(p: StoredProbe) -> dict[str, Any]:
@@ -99,8 +99,9 @@ def build_router(node: Node) -> APIRouter:
     def checked(data: dict[str, Any]) -> ProbeSpec:
         try:
             spec = ProbeSpec.from_dict(data)
+            check_definition(spec)
         except ProbeSpecError as exc:
-            raise _invalid(str(exc)) from None
+            raise _invalid(str(exc), exc.field) from None
         if spec.service not in node.catalog.services:
             raise _invalid(f"service: no service {spec.service!r} in the catalog", "service")
         if not node.settings.probe_allow_private:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Response
 
 from panne.node import Node
 from panne.signals.probe_guard import TargetRefused, resolve_checked
+from panne.signals.probes import without_credentials
 from panne.signals.vendor_poll import describe
 from panne.signals.vendor_status import VendorSource, VendorSourceError, VendorState
 from panne.store import vendor_status as store
@@ -51,15 +52,14 @@ def guard_refusal(source: VendorSource) -> str | None:
         return describe(exc)
     except (OSError, TimeoutError):
         return None
+    except ValueError as exc:  # a name the resolver cannot even encode (the source checks it)
+        return f"{url.hostname!r} cannot be resolved ({exc})"
     return None
 
 
 def public_url(url: str) -> str:
     """A URL as anyone may see it: without any ``user:password@``."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return without_credentials(url)
 
 
 def state_json(state: VendorState | None) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def build_router(node: Node) -> APIRouter:
                 data.get("interval_seconds", 120),
             )
         except VendorSourceError as exc:
-            raise _invalid(str(exc)) from None
+            raise _invalid(str(exc), exc.field) from None
         if source.service not in node.catalog.services:
             raise _invalid(f"service: no service {source.service!r} in the catalog", "service")
         if not node.settings.vendor_allow_private:
