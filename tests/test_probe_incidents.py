@@ -195,15 +195,17 @@ def test_the_detector_role_opens_and_resolves_on_probes_alone(
     active, _ = incident_store.query(node.engine, active=True, service="facebook")
     assert [r.id for r in active] == [iid]
     assert status(node, clock) == "outage"
-    # Told as failing checks, not as "a surge of problem reports … about 0 a minute".
-    assert incident_summary(rec, node.catalog).startswith(
-        "panne's checks of Facebook fail: probes fb-dns and fb-web are down, since 14:58 UTC"
-    )
-    assert update_body("opened", events[0].snapshot, "Facebook", node.catalog, []).startswith(
-        "panne's checks of Facebook fail: probes fb-dns and fb-web are down."
-    )
+    # Told as failing checks, with what fails, not as "a surge of problem reports … about 0".
     cause = probe_incident_cause(node.engine, "facebook", rec.started_at, START)
     assert cause is not None and cause[0] == "facebook.com does not answer in time"
+    assert (rec.detail["cause"], rec.detail["cause_fr"]) == cause
+    assert (events[0].snapshot["cause"], events[0].snapshot["cause_fr"]) == cause
+    assert incident_summary(rec, node.catalog).startswith(
+        "panne's checks of Facebook fail: facebook.com does not answer in time, since 14:58 UTC"
+    )
+    assert update_body("opened", events[0].snapshot, "Facebook", node.catalog, []).startswith(
+        "panne's checks of Facebook fail: facebook.com does not answer in time."
+    )
 
     for _ in range(3):
         clock.advance(10)

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, select
 from panne.catalog import Catalog
 from panne.clock import Clock, minute_of
 from panne.detect import Judgements, SeasonalBank, ShareBank
+from panne.fusion_store import probe_incident_cause
 from panne.incidents import (
     GroupIncident,
     GroupState,
@@ -360,6 +361,13 @@ class Watcher:
         self, inc: Incident, now: float, failing: tuple[str, ...], superseded_by: str | None
     ) -> incident_store.IncidentRecord:
         detail: dict[str, Any] = {"opened_by": "probes", "probes": list(failing)}
+        # What failed, in words ("DNS resolution fails for …"), for the feeds, the Statuspage
+        # API and the notifications, which read the stored incident and no probe results.
+        cause = probe_incident_cause(
+            self.engine, inc.service, inc.started_at, now if inc.ended_at is None else inc.ended_at
+        )
+        if cause is not None:
+            detail["cause"], detail["cause_fr"] = cause
         if superseded_by is not None:
             detail["superseded_by"] = superseded_by
         return incident_store.IncidentRecord(
@@ -476,6 +484,9 @@ def _probe_event(
     """A probe incident's timeline entry: the usual snapshot, saying it came from probes (and,
     on a hand-over, which report incident goes on with the story)."""
     snap = {**_snapshot(rec), "opened_by": "probes", "probes": list(pt.probes)}
+    for key in ("cause", "cause_fr"):
+        if key in rec.detail:
+            snap[key] = rec.detail[key]
     if pt.superseded_by is not None:
         snap["superseded_by"] = pt.superseded_by
     incident_store.add_event(conn, pt.incident.id, pt.kind, int(pt.at), snap)
