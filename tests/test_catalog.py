@@ -144,3 +144,104 @@ def test_bad_top_level_entries_are_named() -> None:
         parse({**d, "groups": 5})
     with pytest.raises(CatalogError, match=r"groups\[0\]: 'name' is longer than 200"):
         parse({**d, "groups": [{"slug": "acme-corp", "name": "g" * 201}]})
+
+
+PROBE = {"id": "acme-home", "kind": "http", "target": "https://acme.example/", "timeout_ms": 3000}
+PAGE = {"kind": "statuspage", "url": "https://status.acme.example", "components": ["API"]}
+
+
+def test_the_shipped_catalog_defines_no_probe_nor_status_page() -> None:
+    """The demo runs offline: a probe of a real site would fail and open incidents."""
+    cat = default_catalog()
+    assert not any(s.probes or s.status_page for s in cat.services.values())
+
+
+def test_a_service_carries_its_probes_and_status_page_in_the_admin_api_shape() -> None:
+    tcp = {"id": "acme-smtp", "service": "acme", "kind": "tcp", "target": "mx.acme.example:25"}
+    cat = parse(doc(probes=[PROBE, tcp], status_page=PAGE))
+    svc = cat.services["acme"]
+    assert [(p.id, p.service, p.kind) for p in svc.probes] == [
+        ("acme-home", "acme", "http"),
+        ("acme-smtp", "acme", "tcp"),
+    ]
+    assert svc.probes[0].timeout_ms == 3000 and svc.probes[0].interval_seconds == 60.0
+    assert svc.status_page is not None
+    assert (svc.status_page.service, svc.status_page.components) == ("acme", ("API",))
+    assert svc.status_page.interval_seconds == 120
+    written = cat.to_dict()["services"][0]
+    assert written["probes"][0] == {**PROBE, "interval_seconds": 60.0, "retries": 0}
+    assert written["status_page"] == {**PAGE, "interval_seconds": 120}
+    assert parse(cat.to_dict()) == cat
+    assert "probes" not in parse(doc()).to_dict()["services"][0]  # none: no key written
+
+
+@pytest.mark.parametrize(
+    ("service", "message"),
+    [
+        (
+            {"probes": [{**PROBE, "interval_seconds": 5}]},
+            "services[0] (acme): probe 'acme-home': interval_seconds: must be at least 10 (got 5)",
+        ),
+        (
+            {"probes": [{**PROBE, "timeout_ms": 50}]},
+            "services[0] (acme): probe 'acme-home': timeout_ms: must be from 100 to 60000",
+        ),
+        (
+            {"probes": [{**PROBE, "intervall": 60}]},
+            "services[0] (acme): probe 'acme-home': unknown field 'intervall'",
+        ),
+        (
+            {"probes": [{**PROBE, "kind": "ftp"}]},
+            "services[0] (acme): probe 'acme-home': kind: must be one of http, tcp, dns, tls",
+        ),
+        ({"probes": [{"kind": "http"}]}, "services[0] (acme): probe '?': id is required"),
+        ({"probes": ["acme-home"]}, "services[0] (acme): probes[0]: must be an object"),
+        ({"probes": PROBE}, "services[0] (acme): probes must be a list of probe definitions"),
+        (
+            {"probes": [{**PROBE, "service": "other"}]},
+            "services[0] (acme): probes[0]: service: must be this service ('acme') or left out",
+        ),
+        (
+            {"probes": [PROBE, {**PROBE, "target": "https://acme.example/b"}]},
+            "services[0] (acme): probe 'acme-home': id: duplicate probe id",
+        ),
+        (
+            {"status_page": {**PAGE, "url": "ftp://status.acme.example"}},
+            "services[0] (acme): status_page: url: must be an http or https URL with a host",
+        ),
+        (
+            {"status_page": {**PAGE, "interval_seconds": 5}},
+            "services[0] (acme): status_page: interval_seconds: must be between 30 and 86400",
+        ),
+        (
+            {"status_page": {**PAGE, "colour": "red"}},
+            "services[0] (acme): status_page: unknown field 'colour'",
+        ),
+        ({"status_page": {"url": PAGE["url"]}}, "services[0] (acme): status_page: kind: required"),
+        (
+            {"status_page": "https://x.example"},
+            "services[0] (acme): status_page: must be an object",
+        ),
+        (
+            {"probe": [PROBE]},
+            "services[0] (acme): unknown key 'probe' (a service has slug, name, group, url,"
+            " aliases, problems, probes, status_page)",
+        ),
+    ],
+)
+def test_bad_probes_and_status_pages_are_named_by_service_and_field(
+    service: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(CatalogError) as err:
+        parse(doc(**service))
+    assert str(err.value).startswith(message)
+
+
+def test_a_probe_id_names_one_probe_across_services() -> None:
+    d = doc(probes=[PROBE])
+    d["services"].append({**d["services"][0], "slug": "acme-2", "name": "Acme 2"})
+    with pytest.raises(CatalogError) as err:
+        parse(d)
+    assert str(err.value) == (
+        "services[1] (acme-2): probe 'acme-home': id: duplicate probe id (also in 'acme')"
+    )

@@ -244,3 +244,125 @@ def test_catalog_import_tells_unchanged_from_updated(tmp_path: Path) -> None:
     (tmp_path / "cat.json").write_text(json.dumps(data))
     once = panne("catalog", "import", "cat.json", cwd=tmp_path)
     assert "0 services added, 1 updated" in once.stdout
+
+
+HOME = {"id": "acme-home", "kind": "http", "target": "https://acme.example/", "timeout_ms": 3000}
+SMTP = {"id": "acme-smtp", "kind": "tcp", "target": "mx.acme.example:25", "retries": 1}
+PAGE = {"kind": "statuspage", "url": "https://status.acme.example", "components": ["API"]}
+# The guard resolves each target on import; these names are the operator's to check, not ours.
+ALLOW = {"PANNE_PROBE_ALLOW_PRIVATE": "true", "PANNE_VENDOR_ALLOW_PRIVATE": "true"}
+
+
+def test_catalog_probes_and_status_page_import_list_export_and_round_trip(
+    db_url: str, tmp_path: Path
+) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = panne(*args, "--database", db_url, cwd=tmp_path, env=ALLOW)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    write_catalog(tmp_path / "cat.json", probes=[HOME, SMTP], status_page=PAGE)
+    imported = run("catalog", "import", "cat.json")
+    assert imported.stdout.strip().endswith(
+        "1 services added, 0 updated, 0 unchanged; probes 2 added, 0 updated, 0 removed;"
+        " status pages 1 added, 0 updated, 0 removed"
+    )
+    listed = run("probe", "list").stdout.splitlines()
+    assert [line.split()[:4] for line in listed[:2]] == [
+        ["acme-home", "acme", "http", "unknown"],
+        ["acme-smtp", "acme", "tcp", "unknown"],
+    ]
+    assert listed[2] == "2 probes"
+    assert run("vendor", "list").stdout.split()[:2] == ["acme", "statuspage"]
+
+    run("catalog", "export", "-o", "out.json")
+    exported = json.loads((tmp_path / "out.json").read_text())
+    [acme] = [s for s in exported["services"] if s["slug"] == "acme"]
+    assert acme["probes"] == [
+        {**HOME, "interval_seconds": 60.0, "retries": 0},
+        {**SMTP, "interval_seconds": 60.0, "timeout_ms": 10_000},
+    ]
+    assert acme["status_page"] == {**PAGE, "interval_seconds": 120}
+    assert not any("probes" in s for s in exported["services"] if s["slug"] != "acme")
+    again = run("catalog", "import", "out.json").stdout
+    assert "0 services added, 0 updated" in again
+    assert "probes 0 added, 0 updated, 0 removed; status pages 0 added, 0 updated" in again
+
+    del acme["status_page"]
+    acme["probes"] = acme["probes"][:1]
+    (tmp_path / "out.json").write_text(json.dumps(exported))
+    fewer = run("catalog", "import", "out.json").stdout
+    assert "probes 0 added, 0 updated, 1 removed; status pages 0 added, 0 updated, 1 removed" in (
+        fewer
+    )
+    assert run("probe", "list").stdout.splitlines()[-1] == "1 probes"
+    assert run("vendor", "list").stdout.strip() == "0 vendor sources"
+
+
+def test_a_bad_probe_or_status_page_in_a_catalog_is_one_line_and_stores_nothing(
+    tmp_path: Path,
+) -> None:
+    f = tmp_path / "cat.json"
+    cases: list[tuple[dict[str, Any], str]] = [
+        (
+            {"probes": [HOME, {**SMTP, "interval_seconds": 5, "timeout_ms": 2000}]},
+            "services[0] (acme): probe 'acme-smtp': interval_seconds: must be at least 10 (got 5)",
+        ),
+        (
+            {"probes": [{**HOME, "keyword": 3}]},
+            "services[0] (acme): probe 'acme-home': keyword: must be a string (got 3)",
+        ),
+        (
+            {"probes": [HOME], "status_page": {**PAGE, "components": "API"}},
+            "services[0] (acme): status_page: components: must be a list of non-empty names",
+        ),
+        (
+            {"status_pages": PAGE},
+            "services[0] (acme): unknown key 'status_pages' (a service has slug, name, group,"
+            " url, aliases, problems, probes, status_page)",
+        ),
+        # The address guard, as the admin API applies it (unless probe_allow_private).
+        (
+            {"probes": [{**HOME, "target": "http://127.0.0.1:18201/"}]},
+            "services[0] (acme): probe 'acme-home': target: 127.0.0.1 is a loopback address:"
+            " probes reach only public addresses unless probe_allow_private is set",
+        ),
+        (
+            {"status_page": {**PAGE, "url": "http://10.1.2.3:18202/"}},
+            "services[0] (acme): status_page: url: 10.1.2.3 is a private address: vendor pages"
+            " are fetched from only public addresses unless vendor_allow_private is set",
+        ),
+    ]
+    for service, says in cases:
+        write_catalog(f, **service)
+        out = panne("catalog", "import", "cat.json", cwd=tmp_path)
+        assert out.returncode == 1, (service, out.stderr)
+        (line,) = out.stderr.strip().splitlines()
+        assert line.startswith(f"panne: {says}"), line
+    assert "acme" not in panne("catalog", "list", cwd=tmp_path).stdout
+    assert panne("probe", "list", cwd=tmp_path).stdout.strip() == "0 probes"
+    assert panne("vendor", "list", cwd=tmp_path).stdout.strip() == "0 vendor sources"
+
+
+def test_an_import_refuses_a_probe_id_an_operator_defined(tmp_path: Path) -> None:
+    from panne.signals.probes import ProbeSpec
+    from panne.store import migrate, probe_defs
+    from panne.store import probes as probe_store
+    from panne.store.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'panne.db'}")
+    migrate.upgrade(engine)
+    mine = ProbeSpec(id="acme-home", service="facebook", kind="http", target="https://fb.example/")
+    probe_store.upsert_specs(engine, [mine], now=0.0)  # as the admin API stores one
+    write_catalog(tmp_path / "cat.json", probes=[HOME])
+    out = panne("catalog", "import", "cat.json", cwd=tmp_path, env=ALLOW)
+    assert out.returncode == 1
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith(
+        "panne: services[0] (acme): probe 'acme-home': id: taken by a probe of 'facebook'"
+        " defined through the admin API"
+    )
+    assert "acme" not in panne("catalog", "list", cwd=tmp_path).stdout  # nothing imported
+    [kept] = probe_defs.list_probes(engine)
+    assert (kept.spec, kept.origin) == (mine, "admin")
+    engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import runpy
 import subprocess
@@ -71,3 +72,15 @@ def test_every_command_is_in_the_cli_reference() -> None:
 def test_code_checks_pass(command: list[str]) -> None:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_catalog_file_example_is_a_valid_service() -> None:
+    from panne.catalog import default_catalog, parse
+
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    section = text.split("### The catalog file", 1)[1]
+    example = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    doc = default_catalog().to_dict()
+    svc = parse({**doc, "services": [example]}).services["acme"]
+    assert [p.id for p in svc.probes] == ["acme-home", "acme-dns"]
+    assert svc.status_page is not None and svc.status_page.components == ("API", "Website")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -214,6 +215,49 @@ def test_ranks_swapping_between_rivals_is_news_only_once() -> None:
     assert kinds(out).count("updated") <= 1
 
 
+def test_a_country_reaching_a_tie_for_third_is_not_news_until_it_leads_clearly() -> None:
+    # Tunisia was third from the start; France arrives later and catches it up. Level, or a
+    # report ahead, France ranks third only by its code: not news until it clearly leads.
+    before = {"US": 600, "GB": 250, "TN": 150}
+    after = {"US": 600, "GB": 250, "TN": 0, "FR": 300}
+    _, out = drive(
+        [
+            *alerting(T, 600, countries=before),
+            *alerting(T + 600, 1800, countries=after),
+        ]
+    )
+    told = [t.incident for t in out if t.kind == "updated" and "FR" in dict(t.incident.countries)]
+    assert told, "France clearly ahead of Tunisia is news"
+    first = dict(told[0].countries)
+    assert first["FR"] > P.update_rank_margin * first["TN"]
+
+
+def test_nothing_is_news_once_the_rate_is_back_near_normal() -> None:
+    # The detector's trailing window keeps alerting for minutes after reports stop; what the
+    # window still adds (a new country, a new top problem) is not news about an outage that
+    # has faded: reports are not "still coming".
+    state, opened = drive(alerting(T, 600))
+    assert kinds(opened) == ["opened"]
+    fading = [
+        sig(at, alert=True, observed=0.0, countries={"FR": 900}, problems={"app": 900})
+        for at in ticks(T + 600, 600)
+    ]
+    _, out = drive(fading, state)
+    assert kinds(out) == []
+    _, still = drive([replace(s, observed=150.0) for s in fading], state)
+    assert "updated" in kinds(still)  # the same tallies while reports keep coming are news
+
+
+def test_a_problem_drawing_level_with_the_top_one_is_not_news() -> None:
+    # "app" catches "login" up and edges past it (and sorts first on a tie): a rival a few
+    # percent ahead is not a new top problem worth a message.
+    state, opened = drive(alerting(T, 120, problems={"login": 500, "app": 450}))
+    assert next(iter(opened[0].incident.problems)) == "login"
+    final, out = drive(alerting(T + 120, 3600, problems={"login": 500, "app": 520}), state)
+    assert final.incident is not None and next(iter(final.incident.problems)) == "app"
+    assert all(next(iter(t.incident.problems)) != "app" for t in out if t.kind == "updated")
+
+
 def test_alert_countries_are_kept_in_the_order_first_seen() -> None:
     def with_alerts(at: float, codes: tuple[str, ...]) -> Signal:
         return Signal("facebook", "meta", at, 200.0, 5.0, 0.9, True, COUNTRIES, codes, PROBLEMS)
@@ -361,6 +405,8 @@ def test_a_policy_with_impossible_values_is_refused() -> None:
         Policy(elevated_score=0)
     with pytest.raises(ValueError, match="negative"):
         Policy(open_after_seconds=-1)
+    with pytest.raises(ValueError, match="update_rank_margin"):
+        Policy(update_rank_margin=0.5)
     with pytest.raises(ValueError, match="window_seconds"):
         Signal("facebook", "meta", T, 1.0, 1.0, 0.0, False, window_seconds=0)
 

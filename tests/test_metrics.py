@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from panne.clock import ManualClock
-from panne.metrics import REASONS, reason_for
+from panne.metrics import REASONS, SOURCES, reason_for
 from panne.store import incidents as incident_store
 from panne.store import keys
 
@@ -140,6 +140,24 @@ def test_detector_ticks_are_counted_and_lag_follows_the_last_judged_minute(
     assert value(m, "panne_detector_lag_seconds") == 70
 
 
+def test_a_healthy_detectors_lag_runs_from_a_minute_to_two_and_a_tick(
+    srv: Server, clock: ManualClock
+) -> None:
+    """A minute is judged at the first tick after it ends, so just before the tick that judges
+    it the lag is nearly two minutes plus a tick: what docs/api.md gives as healthy."""
+    interval = srv.node.settings.detect_interval_seconds
+    clock.advance(135)  # ticks that do not fall on a minute's start, as in real life
+    seen = []
+    for _ in range(int(240 // interval)):
+        srv.node.detect_once()
+        seen.append(value(scrape(srv), "panne_detector_lag_seconds"))  # just after a tick
+        clock.advance(interval - 0.5)
+        seen.append(value(scrape(srv), "panne_detector_lag_seconds"))  # just before the next
+        clock.advance(0.5)
+    assert 60 <= min(seen) <= 60 + interval
+    assert 120 < max(seen) <= 120 + interval
+
+
 def test_each_node_has_its_own_registry(make_server: Callable[..., Server]) -> None:
     one, two = make_server(), make_server()
     assert post(one, json={"service": "facebook", "problem": "login"}) == 202
@@ -177,3 +195,8 @@ def test_every_metric_and_reason_is_in_the_api_docs(srv: Server) -> None:
         assert f"`{name}" in text, name
     for reason in REASONS:
         assert f"`{reason}`" in text, reason
+    [accepted] = [r for r in text.splitlines() if r.startswith("| `panne_reports_accepted_total")]
+    for source in SOURCES:
+        assert f"`{source}`" in accepted, source
+    [lag] = [r for r in text.splitlines() if r.startswith("| `panne_detector_lag_seconds`")]
+    assert "120 s + `detect_interval_seconds`" in lag

@@ -6,17 +6,24 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from tests.conftest import LiveServer, settings_for
+from tests.probe_target import threaded_http_server
+from tests.signals.vendor_servers import Answer, summary_with, threaded_vendor_server
 
 from panne.catalog import default_catalog, parse
-from panne.clock import ManualClock
+from panne.cli import main
+from panne.clock import ManualClock, SystemClock
 from panne.node import Node
 from panne.signals.ingest import Client
 from panne.signals.reports import ReportIn
 from panne.store import catalog as catalog_store
+from panne.store import probe_defs
+from panne.store import vendor_status as vendor_store
 
 
 def with_acme() -> dict[str, object]:
@@ -63,3 +70,58 @@ def test_a_server_serves_what_panne_catalog_import_added(tmp_path: Path) -> None
             time.sleep(0.05)
         r = httpx.post(f"{srv.url}/api/v1/reports", json={"service": "acme", "problem": "login"})
         assert r.status_code == 202, r.text
+
+
+def test_a_running_node_runs_the_probes_and_polls_the_status_page_a_catalog_defines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = f"sqlite:///{tmp_path / 'panne.db'}"
+    settings = settings_for(
+        db,
+        probe_allow_private=True,
+        vendor_allow_private=True,
+        catalog_reload_seconds=0.1,
+        probe_reload_seconds=3600,  # only the catalog's stamp can make it reload in time
+    )
+    doc = with_acme()
+    services: list[dict[str, object]] = doc["services"]  # type: ignore[assignment]
+    [acme] = [s for s in services if s["slug"] == "acme"]
+    import_file = ["catalog", "import", str(tmp_path / "cat.json"), "--database", db]
+    monkeypatch.setenv("PANNE_PROBE_ALLOW_PRIVATE", "true")  # as the node was started
+    monkeypatch.setenv("PANNE_VENDOR_ALLOW_PRIVATE", "true")
+    node = Node(settings, clock=SystemClock(), background=True)
+    with threaded_http_server() as target, threaded_vendor_server() as page:
+        page.answers["/api/v2/summary.json"] = Answer(
+            200, summary_with(components={"Canvas": "operational"})
+        )
+        acme["probes"] = [  # "acme-site" runs 4.4 s into its 10 s interval: a short wait
+            {"id": "acme-site", "kind": "http", "target": target.url, "interval_seconds": 10}
+        ]
+        acme["status_page"] = {"kind": "statuspage", "url": page.url("/"), "components": ["Canvas"]}
+        (tmp_path / "cat.json").write_text(json.dumps(doc))
+        try:
+            node.start()
+            assert main(import_file) == 0
+            eventually(lambda: probe_defs.last_result(node.engine, "acme-site") is not None)
+            last = probe_defs.last_result(node.engine, "acme-site")
+            assert last is not None and last.ok and target.requests >= 1
+            eventually(lambda: vendor_store.load_state(node.engine, "acme") is not None)
+            state = vendor_store.load_state(node.engine, "acme")
+            assert state is not None and state.state == "up"
+            assert [p.id for p in node.catalog.services["acme"].probes] == ["acme-site"]
+
+            del acme["probes"], acme["status_page"]  # the file is the catalog's word
+            (tmp_path / "cat.json").write_text(json.dumps(doc))
+            assert main(import_file) == 0
+            eventually(lambda: not node.catalog.services["acme"].probes)
+            assert probe_defs.list_probes(node.engine) == []
+            assert vendor_store.load_sources(node.engine) == []
+        finally:
+            node.stop()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)

@@ -3,16 +3,25 @@
 The catalog is data: a default ships as ``panne/data/catalog.json`` and is loaded into the database
 on first start; operators change it with ``panne catalog import``. This module owns its shape and
 its validation so that a bad file is refused whole, with a message naming the offending entry.
+
+A service may also carry its ``probes`` and its vendor's ``status_page``, each in the admin API's
+JSON shape (the service implied), checked by the very code the admin API runs
+(:meth:`ProbeSpec.from_dict` and :func:`check_definition`, :meth:`VendorSource.from_dict`), so a
+definition is refused with the same words wherever it is written. A key a service cannot have
+is refused too: a misspelt ``probe`` silently ignored would leave a service unwatched.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from panne.signals.probes import ProbeSpec, ProbeSpecError, check_definition
+from panne.signals.vendor_status import VendorSource, VendorSourceError
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # The sizes of the columns that hold them (store/schema.py; tests/store keeps them equal), so a
@@ -20,6 +29,10 @@ SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 SLUG_MAX = 64
 NAME_MAX = 200
 URL_MAX = 2000
+SERVICE_KEYS = ("slug", "name", "group", "url", "aliases", "problems", "probes", "status_page")
+# Written by to_dict even when they hold their default: what people look for in a probe.
+_PROBE_SHOWN = ("id", "kind", "target", "interval_seconds", "timeout_ms", "retries")
+_PROBE_DEFAULTS = {f.name: f.default for f in fields(ProbeSpec)}
 
 
 class CatalogError(ValueError):
@@ -50,6 +63,8 @@ class Service:
     aliases: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()  # the effective list, never empty once validated
     id: int | None = None  # database id, once stored
+    probes: tuple[ProbeSpec, ...] = ()  # those the catalog defines (not the admin API's)
+    status_page: VendorSource | None = None  # likewise
 
 
 @dataclass(slots=True)
@@ -84,10 +99,83 @@ class Catalog:
                     "url": s.url,
                     "aliases": list(s.aliases),
                     **({"problems": list(s.problems)} if s.problems != default else {}),
+                    **({"probes": [_probe_dict(p) for p in s.probes]} if s.probes else {}),
+                    **(
+                        {"status_page": _source_dict(s.status_page)}
+                        if s.status_page is not None
+                        else {}
+                    ),
                 }
                 for s in self.services.values()
             ],
         }
+
+
+def _probe_dict(spec: ProbeSpec) -> dict[str, Any]:
+    """A probe as a catalog file writes it: the service implied, options at their default
+    left out."""
+    return {
+        k: v
+        for k, v in spec.to_dict().items()
+        if k != "service"
+        and (k in _PROBE_SHOWN or v != _PROBE_DEFAULTS[k])
+        and not (k == "expect_status" and tuple(v) == _PROBE_DEFAULTS[k])
+    }
+
+
+def _source_dict(source: VendorSource) -> dict[str, Any]:
+    data = source.to_dict()
+    del data["service"]
+    return data
+
+
+def _implied(raw: dict[str, Any], slug: str, where: str) -> dict[str, Any]:
+    """A definition with its service set: a ``service`` key may only repeat the one it is in."""
+    if raw.get("service", slug) != slug:
+        raise CatalogError(
+            f"{where}: service: must be this service ({slug!r}) or left out"
+            f" (got {raw['service']!r})"
+        )
+    return {**raw, "service": slug}
+
+
+def _probes(raw: Any, slug: str, where: str, seen: dict[str, str]) -> tuple[ProbeSpec, ...]:
+    """A service's probes, each checked as the admin API checks one; ``seen`` maps the probe
+    ids of the services before to their service, since an id names one probe of the node."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise CatalogError(f"{where}: probes must be a list of probe definitions")
+    specs: list[ProbeSpec] = []
+    for j, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise CatalogError(f"{where}: probes[{j}]: must be an object")
+        try:
+            spec = ProbeSpec.from_dict(_implied(item, slug, f"{where}: probes[{j}]"))
+            check_definition(spec)
+        except ProbeSpecError as exc:
+            raise CatalogError(f"{where}: {exc}") from None
+        if spec.id in seen:
+            other = seen[spec.id]
+            also = "" if other == slug else f" (also in {other!r})"
+            raise CatalogError(f"{where}: probe {spec.id!r}: id: duplicate probe id{also}")
+        seen[spec.id] = slug
+        specs.append(spec)
+    return tuple(specs)
+
+
+def _status_page(raw: Any, slug: str, where: str) -> VendorSource | None:
+    if raw is None:
+        return None
+    where = f"{where}: status_page"
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: must be an object (kind, url, components…)")
+    try:
+        return VendorSource.from_dict(_implied(raw, slug, where))
+    except VendorSourceError as exc:  # the service is said already: not twice
+        raise CatalogError(
+            f"{where}: {str(exc).removeprefix(f'vendor source {slug!r}: ')}"
+        ) from None
 
 
 def _str(
@@ -166,6 +254,7 @@ def parse(data: Any) -> Catalog:
         groups[slug] = Group(slug, name)
 
     services: dict[str, Service] = {}
+    probe_ids: dict[str, str] = {}
     raw_services = data.get("services")
     if not isinstance(raw_services, list):
         raise CatalogError("catalog: 'services' must be a list")
@@ -177,6 +266,11 @@ def parse(data: Any) -> Catalog:
         where = f"services[{i}] ({slug})"
         if slug in services:
             raise CatalogError(f"{where}: duplicate service")
+        unknown = sorted(str(k) for k in raw if k not in SERVICE_KEYS)
+        if unknown:
+            raise CatalogError(
+                f"{where}: unknown key {unknown[0]!r} (a service has {', '.join(SERVICE_KEYS)})"
+            )
         name = _str(raw, "name", where)
         url = _str(raw, "url", where, most=URL_MAX)
         assert name is not None and url is not None
@@ -195,7 +289,14 @@ def parse(data: Any) -> Catalog:
         own = raw.get("problems")
         own = default if own is None else _known(own, problems, where, "problems")
         services[slug] = Service(
-            slug, name, group, url, tuple(dict.fromkeys(aliases)), tuple(dict.fromkeys(own))
+            slug,
+            name,
+            group,
+            url,
+            tuple(dict.fromkeys(aliases)),
+            tuple(dict.fromkeys(own)),
+            probes=_probes(raw.get("probes"), slug, where, probe_ids),
+            status_page=_status_page(raw.get("status_page"), slug, where),
         )
     return Catalog(problems, tuple(default), groups, services)
 

@@ -187,14 +187,26 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 def cmd_catalog_import(args: argparse.Namespace) -> int:
     from panne.catalog import load_file
+    from panne.signals.definition_guard import catalog_refusal
     from panne.store import catalog as catalog_store
 
     incoming = load_file(Path(args.file))
+    settings = _settings(args)
+    refused = catalog_refusal(
+        incoming,
+        probe_allow_private=settings.probe_allow_private,
+        vendor_allow_private=settings.vendor_allow_private,
+    )
+    if refused is not None:
+        raise CliError(refused)  # worded as the file's other errors
     node = _node(args)
-    done = catalog_store.merge(node.engine, incoming)
+    done = catalog_store.import_catalog(node.engine, incoming, now=node.clock.now())
+    svc, probes, pages = done
     print(
-        f"imported {args.file}: {done.added} services added, {done.updated} updated, "
-        f"{done.unchanged} unchanged"
+        f"imported {args.file}: {svc.added} services added, {svc.updated} updated, "
+        f"{svc.unchanged} unchanged; probes {probes.added} added, {probes.updated} updated, "
+        f"{probes.removed} removed; status pages {pages.added} added, {pages.updated} updated, "
+        f"{pages.removed} removed"
     )
     return 0
 
@@ -395,17 +407,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_catalog_list)
     p = cat.add_parser(
         "import",
-        help="add or update services from a JSON catalog file",
+        help="add or update services, their probes and status pages from a JSON catalog file",
         description="Add or update the problems, groups and services of a JSON catalog file "
-        "(the format of `panne catalog export`); nothing is deleted. The file is checked whole "
-        "first, so a bad one changes nothing. Prints how many services were added, updated "
-        "and unchanged. A running panne on the same database (any process) serves the new "
-        "catalog within catalog_reload_seconds (5 s by default), without a restart.",
+        "(the format of `panne catalog export`); no service is deleted. A service's `probes` "
+        "and `status_page`, in the admin API's JSON shape, replace those the catalog defined "
+        "for it before: a probe or status page left out of the file is removed, one defined "
+        "through the admin API is never touched, and a file that would replace one is "
+        "refused. The file is checked whole first, as the admin API checks a definition "
+        "(address guard included, unless probe_allow_private or vendor_allow_private), so a "
+        "bad one changes nothing. Prints how many services were added, updated and "
+        "unchanged, and what changed of the probes and status pages. A running panne on the "
+        "same database (any process) serves the new catalog within catalog_reload_seconds "
+        "(5 s by default), without a restart, and runs its probes. The format: docs/api.md, "
+        "'The catalog file'.",
     )
     p.add_argument("file", help="the catalog, JSON in UTF-8")
     database(p)
     p.set_defaults(func=cmd_catalog_import)
-    p = cat.add_parser("export", help="write the catalog as JSON")
+    p = cat.add_parser(
+        "export",
+        help="write the catalog as JSON",
+        description="Write the catalog as JSON, in the format `panne catalog import` reads: "
+        "problems, groups and services, with the probes and status pages the catalog defined "
+        "(not those defined through the admin API).",
+    )
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
     database(p)
     p.set_defaults(func=cmd_catalog_export)

@@ -54,9 +54,24 @@ class ScaledClock:
         return self._start + (time.monotonic() - self._t0) * self._speed
 
 
+# The times a person may give panne (a maintenance window, a query): wide enough for any real
+# plan, narrow enough that every reader can format them (``datetime`` ends with year 9999).
+EARLIEST_INPUT = 946_684_800  # 2000-01-01T00:00:00Z
+LATEST_INPUT = 253_402_300_799  # 9999-12-31T23:59:59Z
+_FIRST_SECOND = -62_135_596_800  # 0001-01-01T00:00:00Z, the first one ``datetime`` can hold
+
+
 def utc(ts: float) -> datetime:
-    """An aware UTC datetime for epoch seconds."""
-    return datetime.fromtimestamp(ts, tz=UTC)
+    """An aware UTC datetime for epoch seconds. A time beyond what ``datetime`` holds (a row
+    stored before inputs were checked) is shown at the nearest end rather than raising, so one
+    bad row cannot break every page that lists it."""
+    return datetime.fromtimestamp(min(max(ts, _FIRST_SECOND), LATEST_INPUT), tz=UTC)
+
+
+def clamp_input(ts: float) -> int:
+    """``ts`` moved into [EARLIEST_INPUT, LATEST_INPUT]: what readers of stored, person-given
+    times apply, so rows written before the range was enforced read as the nearest sane time."""
+    return int(min(max(ts, EARLIEST_INPUT), LATEST_INPUT))
 
 
 def iso_utc(ts: float) -> str:

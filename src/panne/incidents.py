@@ -22,7 +22,10 @@ A service goes quiet → pending → open ⇄ recovering → resolved → quiet 
   the same incident (same id) instead of opening another.
 
 ``updated`` is emitted only on news: the peak grew by half, severity rose, a country never
-announced entered the top three, or a problem never announced became the top one.
+announced entered the top three, or a problem never announced became the top one; a ranking
+counts only with a clear lead over the rival it passed (a tie, broken by the country code, is not
+news), and nothing is news once the current rate is back near the usual one (the tallies, fed
+by a trailing window, still move for minutes after reports stop).
 
 Countries and problems arrive as counts over a trailing window, overlapping from tick to tick.
 An incident seeds its tallies with the window at opening (the reports since the onset), then
@@ -79,6 +82,8 @@ class Policy:
     update_peak_growth: float = 1.5  # "updated" when the peak reaches this multiple of the last
     update_top_countries: int = 3  # ... or a new country enters this top ...
     update_country_share: float = 0.05  # ... holding at least this share of the reports
+    update_rank_margin: float = 1.2  # a new top country or problem leads the one it passed so
+    update_min_ratio: float = 2.0  # no news while the rate now is under this multiple of usual
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -88,6 +93,8 @@ class Policy:
             raise ValueError("Policy.elevated_score must be in (0, 1]")
         if self.update_peak_growth <= 1 or self.update_top_countries < 1:
             raise ValueError("Policy.update_peak_growth must exceed 1, top countries be ≥ 1")
+        if self.update_rank_margin < 1:
+            raise ValueError("Policy.update_rank_margin must be at least 1")
         if (
             self.major_ratio > self.critical_ratio
             or self.major_per_minute > self.critical_per_minute
@@ -371,7 +378,8 @@ def _while_open(
     if elevated:
         inc, tally = _grow(inc, tally, sig, policy)
         out: list[Transition] = []
-        news = _news(inc, tally, policy)
+        now_ratio = sig.observed / max(sig.expected, policy.expected_floor_per_minute)
+        news = _news(inc, tally, policy) if now_ratio >= policy.update_min_ratio else None
         if news is not None:
             tally = news
             out.append(Transition("updated", sig.at, inc))
@@ -495,15 +503,29 @@ def _announce(inc: Incident, tally: Tally, policy: Policy) -> Tally:
     )
 
 
+def _leads(value: float, rival: float, policy: Policy) -> bool:
+    """Whether ``value`` is ahead of ``rival`` by a real margin, not a tie or a near tie."""
+    return value > rival * policy.update_rank_margin if rival > 0 else value > 0
+
+
 def _news(inc: Incident, tally: Tally, policy: Policy) -> Tally | None:
     """The tally with the news announced, or None when nothing material changed. Countries and
-    problems count as news only once each, so two close rivals swapping ranks cannot flap."""
-    top_problem = next(iter(inc.problems), None)
+    problems count as news only once each, so two close rivals swapping ranks cannot flap, and
+    only with a clear lead over the one they passed: the first outside the top for a country,
+    the second for a problem."""
+    counts = dict(inc.countries)
+    beyond = policy.update_top_countries
+    outside = inc.countries[beyond][1] if len(inc.countries) > beyond else 0
+    shares = list(inc.problems.items())
+    new_problem = bool(shares) and shares[0][0] not in tally.announced_problems
     material = (
         inc.peak_per_minute >= policy.update_peak_growth * tally.announced_peak_per_minute
         or SEVERITIES.index(inc.severity) > SEVERITIES.index(tally.announced_severity)
-        or any(c not in tally.announced_countries for c in _top_countries(inc, policy))
-        or (top_problem is not None and top_problem not in tally.announced_problems)
+        or any(
+            c not in tally.announced_countries and _leads(counts[c], outside, policy)
+            for c in _top_countries(inc, policy)
+        )
+        or (new_problem and _leads(shares[0][1], shares[1][1] if len(shares) > 1 else 0, policy))
     )
     return _announce(inc, tally, policy) if material else None
 

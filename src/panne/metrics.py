@@ -186,8 +186,10 @@ class StoreCollector(Collector):
     """Figures read from the store at scrape time, in three queries.
 
     ``panne_detector_lag_seconds`` is now minus the start of the last minute the detector judged
-    (``max(expectations.minute)``): a minute is judged once it has ended, so a healthy detector
-    shows 60 s to 60 s + ``detect_interval_seconds``. It is absent until a first judgement.
+    (``max(expectations.minute)``): a minute is judged at the first tick after it has ended, so
+    a healthy detector shows 60 s just after that tick, rising to 120 s +
+    ``detect_interval_seconds`` just before the tick that judges the next one. It is absent
+    until a first judgement.
     """
 
     def __init__(self, engine: Engine, clock: Clock) -> None:

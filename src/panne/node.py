@@ -84,11 +84,19 @@ class Node:
         self.started = False
 
     def prepare_database(self) -> None:
-        """Migrate to the latest schema and load the default catalog into an empty database."""
+        """Migrate to the latest schema and load the default catalog into an empty database
+        (its probes and status pages too, should it define any)."""
         migrate.upgrade(self.engine)
         if catalog_store.is_empty(self.engine):
-            done = catalog_store.merge(self.engine, catalog_mod.default_catalog())
-            log.info("loaded the default catalog: %d services", done.added)
+            done = catalog_store.import_catalog(
+                self.engine, catalog_mod.default_catalog(), now=self.clock.now()
+            )
+            log.info(
+                "loaded the default catalog: %d services, %d probes, %d status pages",
+                done.services.added,
+                done.probes.added,
+                done.status_pages.added,
+            )
 
     def reload_catalog(self) -> Catalog:
         """Read the stored catalog and hand it to every stage that uses one."""
@@ -104,10 +112,13 @@ class Node:
     def check_catalog(self) -> bool:
         """Reload the catalog if it changed in the store since it was read (a ``panne catalog
         import`` from any process); True if it did. The background role does this every
-        ``catalog_reload_seconds``."""
+        ``catalog_reload_seconds``. An import may have changed the catalog's probes and status
+        pages too: the probe and vendor roles are woken rather than left to their next poll."""
         if catalog_store.version(self.engine) == self._catalog_version:
             return False
         catalog = self.reload_catalog()
+        self.probes.changed()
+        self.vendors.changed()
         log.info("catalog changed in the database: reloaded, %d services", len(catalog.services))
         return True
 

@@ -14,6 +14,7 @@ from panne.clock import ManualClock
 from panne.store import keys
 from panne.store import notifications as notify_store
 from panne.store.incidents import IncidentEvent
+from panne.store.schema import maintenance_windows
 
 Make = Any  # the make_server fixture's factory
 
@@ -92,6 +93,21 @@ def test_subscriptions_are_created_listed_and_deleted(srv: LiveServer) -> None:
         ({"language": "de"}, "language: Input should be 'en' or 'fr'"),
         ({"colour": "red"}, "colour: Extra inputs are not permitted"),
         ({"secret": "short"}, "secret: String should have at least 16 characters"),
+        ({"webhook_url": "http://[::1"}, "webhook_url: not a valid URL (Invalid IPv6 URL)"),
+        ({"webhook_url": "http://a.example:99999/"}, "webhook_url: not a valid URL (Port out"),
+        ({"webhook_url": "http://a.example:abc/"}, "webhook_url: not a valid URL (Port could"),
+        ({"webhook_url": "http://a.example:0/"}, "webhook_url: port 0 is not from 1 to 65535"),
+        ({"webhook_url": "http:///x"}, "webhook_url: must name a host"),
+        ({"webhook_url": "http://a b.example/"}, "is not a host name or an IP address"),
+        ({"webhook_url": "https://a.example/\x00"}, "webhook_url: contains a control character"),
+        ({"webhook_url": "https://a.example/x\r\nX: y"}, "control character (U+000D)"),
+        (
+            {"webhook_url": None, "apprise_url": "json://a.example/\x07"},
+            "apprise_url: contains a control character (U+0007)",
+        ),
+        ({"name": "ops\x00"}, "name: must not contain a control character (U+0000)"),
+        ({"name": "on\ncall"}, "name: must not contain a control character (U+000A)"),
+        ({"name": "   "}, "name: must not be blank"),
     ],
 )
 def test_bad_subscriptions_are_refused_with_a_clear_detail(
@@ -100,6 +116,7 @@ def test_bad_subscriptions_are_refused_with_a_clear_detail(
     full = {"name": "ops", "webhook_url": "https://hooks.example.org/x", **body}
     with client(srv) as c:
         r = c.post("/api/v1/admin/subscriptions", json=full)
+        assert c.get("/api/v1/admin/subscriptions").json() == {"subscriptions": []}
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
     assert detail in r.json()["detail"]
@@ -224,3 +241,92 @@ def test_a_disabled_subscription_is_enabled_again_and_receives_again(
     with client(srv, trusted=False) as c:
         assert c.post(f"/api/v1/admin/subscriptions/{sub['id']}/enable").status_code == 403
     assert httpx.post(f"{srv.url}/api/v1/admin/subscriptions/1/enable").status_code == 401
+
+
+HUGE = "99999999999999999999999"  # beyond any integer column: SQLite cannot even bind it
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("POST", f"/api/v1/admin/subscriptions/{HUGE}/enable", "sub_id"),
+        ("DELETE", f"/api/v1/admin/subscriptions/{HUGE}", "sub_id"),
+        ("DELETE", "/api/v1/admin/subscriptions/0", "sub_id"),
+        ("GET", f"/api/v1/admin/deliveries?subscription={HUGE}", "subscription"),
+        ("GET", "/api/v1/admin/deliveries?subscription=-1", "subscription"),
+        ("DELETE", f"/api/v1/admin/maintenance/{HUGE}", "window_id"),
+        ("DELETE", f"/api/v1/admin/maintenance/{2**63}", "window_id"),
+    ],
+)
+def test_an_id_no_row_can_have_is_refused_naming_it(
+    srv: LiveServer, method: str, path: str, field: str
+) -> None:
+    with client(srv) as c:
+        r = c.request(method, path)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["field"] == field and r.json()["detail"].startswith(field)
+
+
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        ({"starts_at": "0001-01-01T00:00:00+14:00"}, "starts_at: must be from 2000-01-01"),
+        ({"starts_at": "1999-12-31T23:59:59Z"}, "starts_at: must be from 2000-01-01"),
+        ({"ends_at": "9999-12-31T23:59:59-14:00"}, "ends_at: must be from 2000-01-01"),
+        ({"title": "Upgrade\x00"}, "title: must not contain a control character (U+0000)"),
+        ({"title": " "}, "title: must not be blank"),
+    ],
+)
+def test_a_maintenance_window_out_of_range_is_refused_and_nothing_stored(
+    srv: LiveServer, change: dict[str, str], detail: str
+) -> None:
+    window = {
+        "service": "facebook",
+        "starts_at": "2024-03-05T22:00:00Z",
+        "ends_at": "2024-03-05T23:00:00Z",
+        "title": "Database upgrade",
+        **change,
+    }
+    with client(srv) as c:
+        r = c.post("/api/v1/admin/maintenance", json=window)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+        assert r.json()["detail"].startswith(detail), r.json()
+        assert c.get("/api/v1/admin/maintenance").json() == {"maintenance": []}
+
+
+def test_a_window_stored_before_times_were_checked_breaks_no_reader(srv: LiveServer) -> None:
+    with srv.node.engine.begin() as conn:
+        conn.execute(
+            maintenance_windows.insert().values(
+                service="facebook", starts_at=-62_135_647_200, ends_at=10**15, title="Typo",
+                created_at=T0,
+            )
+        )  # fmt: skip
+    with client(srv) as c:
+        [listed] = c.get("/api/v1/admin/maintenance").json()["maintenance"]
+        assert (listed["starts_at"], listed["ends_at"]) == (
+            "2000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+        )
+        for path in ("/api/v2/scheduled-maintenances.json", "/api/v2/summary.json"):
+            assert c.get(path).status_code == 200, path
+        assert c.get("/status/meta").status_code == 200
+        assert c.delete(f"/api/v1/admin/maintenance/{listed['id']}").status_code == 204
+
+
+def test_an_update_with_an_empty_body_names_the_field_body(srv: LiveServer) -> None:
+    store(srv.node, "facebook-1")
+    url = "/api/v1/admin/incidents/facebook-1/updates"
+    with client(srv) as c:
+        empty = c.post(url, json={"state": "identified", "body": ""})
+        assert empty.status_code == 422
+        problem = empty.json()
+        assert problem["errors"][0]["field"] == "body"
+        assert problem["detail"] == "body: String should have at least 1 character"
+        nul = c.post(url, json={"state": "identified", "body": "a\x00b"})
+        assert nul.json()["detail"] == "body: must not contain a control character (U+0000)"
+        bell = c.post(url, json={"state": "identified", "title": "\x07", "body": "b"})
+        assert bell.json()["detail"] == "title: must not contain a control character (U+0007)"
+        lines = c.post(url, json={"state": "identified", "body": "Restarting.\n\tLogin first."})
+        assert lines.status_code == 201 and lines.json()["body"] == "Restarting.\n\tLogin first."

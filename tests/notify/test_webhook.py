@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from tests.conftest import settings_for
 from tests.notify.conftest import SECRET, Receiver, subscribe
@@ -174,3 +176,31 @@ def test_loopback_webhooks_are_refused_without_notify_allow_private(
         claimed = conn.execute(select(incident_events.c.notified_at)).scalar_one()
     assert "127.0.0.1 is a loopback address" in reason and "notify_allow_private" in reason
     assert claimed is not None
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:99999/hook", "Port out of range"),
+        ("http://127.0.0.1:abc/hook", "Port could not be cast"),
+        ("http://127.0.0.1:0/hook", "port 0 is not from 1 to 65535"),
+        ("http://[::1/hook", "Invalid IPv6 URL"),
+        ("http://127.0.0.1\x00/hook", "control character (U+0000)"),
+    ],
+)
+def test_a_stored_url_that_cannot_be_sent_to_is_refused_once_not_retried(
+    notify_node: Node, caplog: pytest.LogCaptureFixture, url: str, why: str
+) -> None:
+    """A row stored before URLs were checked on creation: one refusal, the subscription
+    disabled with the reason, no traceback and no eight attempts at a URL that cannot work."""
+    sub = subscribe(notify_node, url)
+    store(notify_node, "facebook-1")
+    with caplog.at_level(logging.WARNING):
+        notify_node.notify_once()
+    [row] = notify_store.deliveries_list(notify_node.engine, sub.id)
+    assert (row.outcome, row.attempt) == ("refused", 1) and why in row.detail
+    with notify_node.engine.connect() as conn:
+        now = notify_store.get_subscription(conn, sub.id)
+    assert now is not None and now.disabled_at is not None and why in (now.disabled_reason or "")
+    assert not [r for r in caplog.records if r.exc_info], "no traceback for a bad URL"
+    assert notify_store.due_jobs(notify_node.engine, int(notify_node.clock.now()) + 10**6) == []

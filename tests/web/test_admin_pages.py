@@ -3,6 +3,7 @@ plan maintenance, write an update; and every way a form can be forged or a sessi
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from tests.web.conftest import Site, meta_outage_site
 
+from panne.store import incidents as incident_store
 from panne.store import keys
 from panne.store import notifications as notification_store
 
@@ -192,3 +194,73 @@ def test_urls_are_masked_and_a_disabled_subscription_can_be_enabled_again(
     assert unknown.status_code == 404 and "no subscription 99999" in unknown.text
     gone = client.post(f"/admin/subscriptions/{sub.id}/delete", data={"token": token})
     assert gone.status_code == 303
+
+
+HUGE = "99999999999999999999999"  # beyond any integer column: SQLite cannot even bind it
+
+
+def test_bad_form_input_is_a_page_naming_the_field_never_a_crash(
+    site: Site, sign_in: SignIn
+) -> None:
+    client, token = sign_in()
+    hook = {"token": token, "name": "noc", "channel": "webhook", "url": "http://[::1"}
+    r = client.post("/admin/subscriptions", data=hook)
+    assert r.status_code == 422 and "webhook_url: not a valid URL (Invalid IPv6 URL)" in r.text
+    r = client.post("/admin/subscriptions", data={**hook, "url": "https://a.example:99999/"})
+    assert r.status_code == 422 and "webhook_url: not a valid URL" in r.text
+    window = {
+        "token": token,
+        "service": "whatsapp",
+        "starts_at": "0001-01-01T00:00",
+        "ends_at": "2030-01-01T12:00",
+        "title": "Typo",
+    }
+    r = client.post("/admin/maintenance", data=window)
+    assert r.status_code == 422 and "starts_at: must be from 2000-01-01" in r.text
+    assert "Typo" not in client.get("/admin").text  # nothing stored
+    for path in (f"/subscriptions/{HUGE}/delete", f"/subscriptions/{HUGE}/enable"):
+        r = client.post(f"/admin{path}", data={"token": token})
+        assert r.status_code == 404 and f"no subscription {HUGE}" in r.text
+    r = client.post(f"/admin/maintenance/{HUGE}/delete", data={"token": token})
+    assert r.status_code == 404 and f"no maintenance window {HUGE}" in r.text
+    log = client.get(f"/admin/deliveries?subscription={HUGE}")
+    assert log.status_code == 200 and "Nothing sent yet." in log.text
+
+
+def test_the_delivery_log_names_the_subscription_and_the_incident(
+    site: Site, sign_in: SignIn
+) -> None:
+    client, token = sign_in()
+    form = {"token": token, "name": "Night shift", "groups": "meta", "channel": "webhook"}
+    made = client.post("/admin/subscriptions", data={**form, "url": "https://hooks.example.org/n"})
+    assert made.status_code == 201
+    with site.node.engine.connect() as conn:
+        [sub] = [s for s in notification_store.subscriptions_list(conn) if s.name == "Night shift"]
+    [rec] = incident_store.query(site.node.engine, active=True, kind="group")[0][:1]
+    [ev, *_] = incident_store.timeline(site.node.engine, rec.id)
+    with site.node.engine.begin() as conn:
+        notification_store.log(
+            conn, sub_id=sub.id, ev=ev, kind="opened", attempt=1, at=ev.at, ok=False,
+            outcome="failed", detail="HTTP 503",
+        )  # fmt: skip
+    log = client.get(f"/admin/deliveries?subscription={sub.id}").text
+    assert f'subscription={sub.id}">Night shift</a>' in log
+    assert f'href="/incidents/{rec.id}">{html.escape(rec.title)}</a>' in log
+    assert "<h1>Delivery log · Night shift</h1>" in log
+    client.post(f"/admin/subscriptions/{sub.id}/delete", data={"token": token})
+    gone = client.get(f"/admin/deliveries?subscription={sub.id}").text
+    assert f'subscription={sub.id}">#{sub.id} (deleted)</a>' in gone
+
+
+def test_an_operators_update_shows_on_the_incident_page(site: Site, sign_in: SignIn) -> None:
+    client, token = sign_in()
+    [rec] = incident_store.query(site.node.engine, active=True, kind="group")[0][:1]
+    posted = client.post(
+        f"/admin/incidents/{rec.id}/updates",
+        data={"token": token, "state": "identified", "title": "Login", "body": "Servers restart"},
+    )
+    assert posted.status_code == 303
+    page = httpx.get(f"{site.url}/incidents/{rec.id}").text
+    assert "<strong>Identified</strong> · <strong>Login</strong> — Servers restart" in page
+    french = httpx.get(f"{site.url}/incidents/{rec.id}", cookies={"lang": "fr"}).text
+    assert "Mises à jour" in french and "<strong>Identifié</strong>" in french

@@ -12,7 +12,9 @@ from tests.conftest import LiveServer
 from tests.probe_target import threaded_http_server
 from tests.signals.probe_servers import HttpServer
 
+from panne.catalog import Catalog, default_catalog, parse
 from panne.clock import ManualClock
+from panne.store import catalog as catalog_store
 from panne.store import keys
 
 Make = Any  # the make_server fixture's factory
@@ -235,3 +237,49 @@ def test_the_public_view_hides_credentials_and_404s_unknown_services(
     missing = httpx.get(f"{srv.url}/api/v1/services/nope/probes", trust_env=False)
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
+
+
+def with_probes(*probes: dict[str, object], **service: object) -> Catalog:
+    """The shipped catalog, Facebook defining ``probes`` (and whatever else is given)."""
+    doc = default_catalog().to_dict()
+    [fb] = [s for s in doc["services"] if s["slug"] == "facebook"]
+    fb.update(probes=list(probes), **service)
+    return parse(doc)
+
+
+def test_catalog_probes_are_listed_run_and_paused_here_but_changed_in_the_file(
+    make_server: Make, target: HttpServer, clock: ManualClock
+) -> None:
+    srv = make_server(probe_allow_private=True)
+    home = {"id": "facebook-home", "kind": "http", "target": target.url, "timeout_ms": 3000}
+    catalog_store.import_catalog(srv.node.engine, with_probes(home), now=clock.now())
+    with client(srv) as c:
+        [shown] = c.get(ADMIN).json()["probes"]
+        assert shown["origin"] == "catalog"
+        assert (shown["service"], shown["target"], shown["paused"]) == (
+            "facebook",
+            target.url,
+            False,
+        )
+        run_twice(srv, clock)
+        assert service_probes(srv)[0]["state"] == "up"
+
+        changed = c.patch(f"{ADMIN}/facebook-home", json={"timeout_ms": 5000})
+        assert changed.status_code == 409, changed.text
+        assert changed.headers["content-type"] == "application/problem+json"
+        assert "defined by the catalog" in changed.json()["detail"]
+        assert c.delete(f"{ADMIN}/facebook-home").status_code == 409
+        assert c.post(ADMIN, json=probe_body(target)).status_code == 409  # the id exists
+        paused = c.patch(f"{ADMIN}/facebook-home", json={"paused": True})
+        assert paused.status_code == 200 and paused.json()["paused"] is True
+        [kept] = c.get(ADMIN).json()["probes"]
+        assert (kept["timeout_ms"], kept["origin"]) == (3000, "catalog")
+
+        # An operator's own probe says so, and stays the operator's to change.
+        mine = c.post(ADMIN, json=probe_body(target, id="facebook-mine"))
+        assert mine.status_code == 201 and mine.json()["origin"] == "admin"
+        assert c.patch(f"{ADMIN}/facebook-mine", json={"timeout_ms": 5000}).status_code == 200
+
+        # Re-imported without it, the catalog's probe goes; the operator's stays.
+        catalog_store.import_catalog(srv.node.engine, with_probes(), now=clock.now())
+        assert [p["id"] for p in c.get(ADMIN).json()["probes"]] == ["facebook-mine"]

@@ -18,7 +18,9 @@ from tests.signals.vendor_servers import (
     threaded_vendor_server,
 )
 
+from panne.catalog import default_catalog, parse
 from panne.clock import ManualClock
+from panne.store import catalog as catalog_store
 from panne.store import keys
 from panne.store import vendor_status as store
 
@@ -200,3 +202,33 @@ def test_the_public_view_hides_credentials(make_server: Make, page: VendorServer
         assert c.post(ADMIN, json=body(page, url=secret)).status_code == 201
         assert c.get(ADMIN).json()["vendors"][0]["url"] == secret  # admins see it whole
     assert vendor(srv).json()["url"] == page.url("/")
+
+
+def test_a_catalog_status_page_is_listed_and_polled_but_changed_in_the_file(
+    make_server: Make, page: VendorServer, clock: ManualClock
+) -> None:
+    srv = make_server(vendor_allow_private=True)
+    doc = default_catalog().to_dict()
+    [discord] = [s for s in doc["services"] if s["slug"] == "discord"]
+    discord["status_page"] = {"kind": "statuspage", "url": page.url("/"), "components": ["Canvas"]}
+    catalog_store.import_catalog(srv.node.engine, parse(doc), now=clock.now())
+    with client(srv) as c:
+        [listed] = c.get(ADMIN).json()["vendors"]
+        assert (listed["service"], listed["origin"], listed["components"]) == (
+            "discord",
+            "catalog",
+            ["Canvas"],
+        )
+        [state] = srv.node.vendor_once()
+        assert state.state == "up" and vendor(srv).json()["state"] == "up"
+        replaced = c.post(ADMIN, json=body(page, interval_seconds=300))
+        assert replaced.status_code == 409, replaced.text
+        assert "defined by the catalog" in replaced.json()["detail"]
+        assert c.delete(f"{ADMIN}/discord").status_code == 409
+        assert c.get(ADMIN).json()["vendors"][0]["interval_seconds"] == 120
+        mine = c.post(ADMIN, json=body(page, service="slack"))
+        assert mine.status_code == 201 and mine.json()["origin"] == "admin"
+
+        del discord["status_page"]
+        catalog_store.import_catalog(srv.node.engine, parse(doc), now=clock.now())
+        assert [v["service"] for v in c.get(ADMIN).json()["vendors"]] == ["slack"]

@@ -4,14 +4,18 @@ operator's updates (written through the admin API), planned maintenance, history
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from tests.web.conftest import Site
+from tests.web.incident_rows import T0, store
 
 from panne.store import incidents as incident_store
 from panne.store import keys
 from panne.store import maintenance as maintenance_store
+from panne.store import status_updates as update_store
 from panne.store.incidents import IncidentRecord
 from panne.web.status_page import DAY, uptime_days
 
@@ -103,7 +107,7 @@ def test_a_chosen_set_of_services_and_unknown_pages(outage_site: Site) -> None:
     titled = httpx.get(
         f"{outage_site.url}/status", params={"services": "steam", "title": "<Games>"}
     ).text
-    assert "&lt;Games&gt; status" in titled
+    assert "<h1>&lt;Games&gt;</h1>" in titled  # the title given, escaped
     assert httpx.get(f"{outage_site.url}/status/nope").status_code == 404
     assert httpx.get(f"{outage_site.url}/status", params={"services": "nope"}).status_code == 404
 
@@ -138,3 +142,67 @@ def test_maintenance_windows_in_the_statuspage_api(outage_site: Site) -> None:
         "scheduled_for",
         "scheduled_until",
     }
+
+
+def test_maintenance_in_progress_and_upcoming_each_have_their_list(
+    make_server: Callable[..., Any],
+) -> None:
+    srv = make_server(rate_limit=False)
+    node, now = srv.node, int(srv.node.clock.now())
+    maintenance_store.add(node.engine, "whatsapp", now - 600, now + 600, "Broker swap", now)
+    maintenance_store.add(node.engine, "messenger", now + 3600, now + 7200, "Disk work", now)
+    maintenance_store.add(node.engine, "threads", now - 7200, now - 3600, "Long done", now)
+    html = httpx.get(f"{srv.url}/status/meta").text
+    progress, planned = html.index("Maintenance in progress"), html.index("Planned maintenance")
+    assert progress < html.index("Broker swap") < planned < html.index("Disk work")
+    assert "Long done" not in html
+    assert 'WhatsApp</a>\n  <span class="badge state-maintenance">Under maintenance</span>' in html
+    assert "All systems operational" in html  # planned work is not a problem
+    fr = httpx.get(f"{srv.url}/status/meta", cookies={"lang": "fr"}).text
+    assert "Maintenance en cours" in fr and "En maintenance" in fr
+
+    # An outage during the work is still an outage.
+    maintenance_store.add(node.engine, "facebook", now - 600, now + 600, "Login work", now)
+    store(node, "facebook-1", severity="major")
+    busy = httpx.get(f"{srv.url}/status/meta").text
+    assert 'Facebook</a>\n  <span class="badge state-outage">Problems</span>' in busy
+    assert "Some services have problems" in busy
+
+
+def test_a_title_given_is_the_whole_title_and_french_elides_before_a_vowel(
+    make_server: Callable[..., Any],
+) -> None:
+    srv = make_server(rate_limit=False)
+    titled = httpx.get(f"{srv.url}/status", params={"services": "steam", "title": "Ops status"})
+    assert "<h1>Ops status</h1>" in titled.text and "Ops status status" not in titled.text
+    assert "<title>Ops status · panne</title>" in titled.text
+    cases = {"amazon": "État d’Amazon", "apple": "État d’Apple", "meta": "État de Meta"}
+    for group, heading in cases.items():
+        fr = httpx.get(f"{srv.url}/status/{group}", cookies={"lang": "fr"}).text
+        assert f"<h1>{heading}</h1>" in fr, group
+    fr = httpx.get(f"{srv.url}/status/amazon", cookies={"lang": "fr"}).text
+    assert "incidents d’Amazon, mesurés par panne" in fr
+    assert "<h1>Amazon status</h1>" in httpx.get(f"{srv.url}/status/amazon").text
+    youtube = httpx.get(
+        f"{srv.url}/status", params={"services": "youtube"}, cookies={"lang": "fr"}
+    ).text
+    assert "<h1>État de YouTube</h1>" in youtube
+
+
+def test_updates_are_newest_first_by_time_then_by_id(make_server: Callable[..., Any]) -> None:
+    srv = make_server(rate_limit=False)
+    store(srv.node, "facebook-1")
+    engine = srv.node.engine
+    update_store.add(
+        engine, "facebook-1", "identified", "written first, dated later", "a", T0 + 600
+    )
+    update_store.add(
+        engine, "facebook-1", "monitoring", "written second, dated earlier", "b", T0 + 300
+    )
+    update_store.add(engine, "facebook-1", "monitoring", "same second, written last", "c", T0 + 600)
+    html = httpx.get(f"{srv.url}/status/meta").text
+    order = [
+        html.index(text)
+        for text in ("same second, written last", "written first, dated later", "written second")
+    ]
+    assert order == sorted(order)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ import httpx
 import pytest
 from tests.web.incident_rows import T0, store, store_probe_incident
 
+from panne.store import incidents as incident_store
+from panne.store import maintenance as maintenance_store
+from panne.store import status_updates as update_store
 from panne.web.statuspage_shapes import short_id
 
 Server = Any
@@ -209,7 +213,7 @@ def test_a_group_page_lists_only_that_groups_components_and_incidents(srv: Serve
     assert all(not c["group"] and c["group_id"] is None for c in meta["components"])
     assert len(meta["components"]) < len(everything["components"])
     assert meta["page"]["id"] != everything["page"]["id"]
-    assert meta["page"]["url"] == f"{BASE}/groups/meta"
+    assert meta["page"]["url"] == f"{BASE}/status/meta"  # the page people read
     ids = [i["id"] for i in get(srv, "/groups/meta/api/v2/incidents.json")["incidents"]]
     assert ids == ["facebook-1"]
     r = httpx.get(f"{srv.url}/groups/nope/api/v2/summary.json")
@@ -233,9 +237,132 @@ def test_a_detected_outage_reads_like_a_vendors_outage(outage_site: Server) -> N
     assert by_name["WhatsApp"]["status"] in {"operational", "degraded_performance"}
     assert summary["status"]["indicator"] in {"minor", "major", "critical"}
     names = [i["name"] for i in summary["incidents"]]
-    assert any(n.startswith("Meta: ") for n in names) and "Facebook" in names
+    # One incident for the company's outage, its members as components, as a vendor's page.
+    assert any(n.startswith("Meta: ") for n in names) and "Facebook" not in names
     for inc in summary["incidents"]:
         check_incident(inc)
         assert inc["incident_updates"][-1]["body"].startswith("panne is seeing a surge")
     meta = get(outage_site, "/groups/meta/api/v2/summary.json")
     assert {i["id"] for i in meta["incidents"]} == {i["id"] for i in summary["incidents"]}
+
+
+MAINTENANCES = json.loads(
+    (FIXTURES / "payfast-scheduled-maintenances.json").read_text(encoding="utf-8")
+)
+
+
+def test_maintenances_have_the_shape_of_a_real_pages(srv: Server) -> None:
+    """A real page's maintenance (recorded from Payfast's) has the impact "maintenance" and at
+    least one update in the maintenance words, each moving its component."""
+    now = int(srv.node.clock.now())
+    planned = now - 86_400
+    maintenance_store.add(srv.node.engine, "facebook", now - 7200, now - 3600, "Done", planned)
+    maintenance_store.add(srv.node.engine, "instagram", now - 600, now + 600, "Now", planned)
+    maintenance_store.add(srv.node.engine, "threads", now + 3600, now + 7200, "Soon", planned)
+    body = get(srv, "/api/v2/scheduled-maintenances.json")
+    real = MAINTENANCES["scheduled_maintenances"][0]
+    assert keys(body) == keys(MAINTENANCES) and keys(body["page"]) == keys(MAINTENANCES["page"])
+    by_name = {m["name"]: m for m in body["scheduled_maintenances"]}
+    moves = {
+        "scheduled": ("operational", "operational"),
+        "in_progress": ("operational", "under_maintenance"),
+        "completed": ("under_maintenance", "operational"),
+    }
+    for entry in by_name.values():
+        assert keys(entry) == keys(real)
+        assert entry["impact"] == real["impact"] == "maintenance"
+        assert entry["incident_updates"], "every maintenance says something"
+        for update in entry["incident_updates"]:
+            assert keys(update) == keys(real["incident_updates"][0])
+            assert update["incident_id"] == entry["id"] and STAMP.match(update["created_at"])
+            [affected] = update["affected_components"]
+            assert keys(affected) == keys(real["incident_updates"][0]["affected_components"][0])
+            assert (affected["old_status"], affected["new_status"]) == moves[update["status"]]
+        for comp in entry["components"]:
+            assert keys(comp) == keys(real["components"][0])
+    steps = {n: [u["status"] for u in m["incident_updates"]] for n, m in by_name.items()}
+    assert steps == {  # newest first
+        "Done": ["completed", "in_progress", "scheduled"],
+        "Now": ["in_progress", "scheduled"],
+        "Soon": ["scheduled"],
+    }
+    done = by_name["Done"]
+    assert done["incident_updates"][0]["body"] == real["incident_updates"][0]["body"]
+    assert done["resolved_at"] == done["updated_at"] == done["scheduled_until"]
+    assert by_name["Now"]["resolved_at"] is None
+    assert by_name["Now"]["incident_updates"][0]["affected_components"][0]["name"] == (
+        "Meta - Instagram"
+    )
+
+
+def test_a_service_under_maintenance_is_under_maintenance_unless_an_outage_is_open(
+    srv: Server,
+) -> None:
+    now = int(srv.node.clock.now())
+    maintenance_store.add(srv.node.engine, "whatsapp", now - 600, now + 600, "Upgrade", now)
+    maintenance_store.add(srv.node.engine, "youtube", now + 600, now + 1200, "Later", now)
+    calm = get(srv, "/groups/meta/api/v2/summary.json")
+    by_name = {c["name"]: c for c in calm["components"]}
+    assert by_name["WhatsApp"]["status"] == "under_maintenance"
+    assert by_name["Facebook"]["status"] == "operational"
+    assert calm["status"] == {"indicator": "none", "description": "Service Under Maintenance"}
+    whole = {c["name"]: c for c in get(srv, "/api/v2/components.json")["components"]}
+    assert whole["Meta"]["status"] == "under_maintenance"  # its worst member
+    assert whole["YouTube"]["status"] == "operational"  # not begun yet
+
+    maintenance_store.add(srv.node.engine, "facebook", now - 600, now + 600, "Work", now)
+    store(srv.node, "facebook-1", severity="major")  # people cannot use it: an outage still
+    busy = {c["name"]: c for c in get(srv, "/api/v2/components.json")["components"]}
+    assert busy["Facebook"]["status"] == "major_outage"
+    assert busy["Meta"]["status"] == "major_outage"
+    assert get(srv, "/api/v2/status.json")["status"]["indicator"] == "major"
+
+
+def test_updates_in_one_second_are_listed_newest_first_by_id(srv: Server) -> None:
+    store(srv.node, "facebook-1", events=[("opened", T0 + 180)])
+    for word in ("first", "second", "third"):  # one second, written in this order
+        update_store.add(srv.node.engine, "facebook-1", "identified", word, "ops", T0 + 180)
+    (inc,) = get(srv, "/api/v2/incidents.json")["incidents"]
+    bodies = [u["body"] for u in inc["incident_updates"]]
+    assert bodies[:3] == ["third", "second", "first"]
+    assert bodies[3].startswith("panne is seeing a surge")  # what the operators answered
+
+
+def test_a_component_keeps_its_creation_time_as_the_minutes_pass(srv: Server) -> None:
+    def created() -> dict[str, str]:
+        body = get(srv, "/api/v2/components.json")
+        return {c["name"]: c["created_at"] for c in body["components"]}
+
+    for _ in range(2):
+        r = httpx.post(
+            f"{srv.url}/api/v1/reports", json={"service": "facebook", "problem": "login"}
+        )
+        assert r.status_code == 202, r.text
+        first = created()
+        srv.node.clock.advance(180)
+        assert created() == first
+    assert first["Facebook"] == first["Meta"] == first["YouTube"]  # the first minute counted
+
+
+def test_a_company_outage_is_one_incident_with_its_members_as_components(srv: Server) -> None:
+    """As a vendor's page shows one incident over several components, not one per service."""
+    parent = store(
+        srv.node,
+        "meta-1",
+        kind="group",
+        title="Meta: Facebook, Instagram",
+        members=["facebook", "instagram"],
+    )
+    for slug in ("facebook", "instagram"):
+        child = store(srv.node, f"{slug}-1", service=slug)
+        with srv.node.engine.begin() as conn:
+            incident_store.save(conn, replace(child, parent_id=parent.id))
+    update_store.add(srv.node.engine, "facebook-1", "identified", "Login fix", "ops", T0 + 300)
+    for prefix in ("/api/v2", "/groups/meta/api/v2"):
+        (inc,) = get(srv, f"{prefix}/incidents/unresolved.json")["incidents"]
+        assert inc["id"] == "meta-1" and inc["status"] == "identified"
+        assert {c["name"] for c in inc["components"]} == {"Facebook", "Instagram"}
+        assert inc["incident_updates"][0]["body"] == "Login fix"  # written on a member
+        assert [i["id"] for i in get(srv, f"{prefix}/incidents.json")["incidents"]] == ["meta-1"]
+    by_name = {c["name"]: c for c in get(srv, "/api/v2/components.json")["components"]}
+    assert by_name["Facebook"]["status"] == by_name["Instagram"]["status"] == "major_outage"

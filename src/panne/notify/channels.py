@@ -15,7 +15,9 @@ import asyncio
 import hashlib
 import hmac
 import ipaddress
+import re
 import socket
+import unicodedata
 import warnings
 from functools import cache
 from typing import Any, Protocol
@@ -44,6 +46,47 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     The timestamp is signed too, so a captured request cannot be replayed later."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "v1=" + mac.hexdigest()
+
+
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")  # a DNS label, after IDNA encoding
+
+
+def control_character(text: str) -> str | None:
+    """The first control character of ``text`` (NUL, a newline, DEL…) as ``U+0000``, or None."""
+    bad = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+    return None if bad is None else f"U+{ord(bad):04X}"
+
+
+def webhook_host(url: str) -> str:
+    """The host a webhook URL names, after :func:`webhook_url_problem` found none."""
+    return httpx.URL(url).host
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a webhook's address, or None. Checked when a subscription is made,
+    so a bad URL is refused with its reason, and again before each send, so a row stored before
+    these checks fails once, for good, instead of being retried."""
+    if (bad := control_character(url)) is not None:
+        return f"contains a control character ({bad})"
+    try:
+        port = urlsplit(url).port  # "[::1" and ":99999" raise here, not in httpx
+        parsed = httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        return f"not a valid URL ({exc})"
+    if parsed.scheme not in ("http", "https"):
+        return "must be an http:// or https:// URL"
+    host = parsed.raw_host.decode("ascii", "replace")  # international names as IDNA
+    if not host:
+        return "must name a host"
+    if port is not None and not 1 <= port <= 65_535:
+        return f"port {port} is not from 1 to 65535"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.lower().removesuffix(".").split(".")
+        if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+            return f"{parsed.host!r} is not a host name or an IP address"
+    return None
 
 
 def address_refusal(address: str) -> str | None:
@@ -105,11 +148,11 @@ class WebhookChannel:
         self.now = now
 
     async def send(self, message: Message) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise DeliveryError(f"not an http(s) URL: {self.url}", permanent=True)
+        if (why := webhook_url_problem(self.url)) is not None:
+            raise DeliveryError(f"{why}: {self.url}", permanent=True)
+        url = httpx.URL(self.url)
         if not self.allow_private:
-            await check_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+            await check_host(url.host, url.port or (443 if url.scheme == "https" else 80))
         body = orjson.dumps(message.to_json())
         timestamp = str(int(self.now))
         headers = {
@@ -121,6 +164,8 @@ class WebhookChannel:
             response = await self.client.post(self.url, content=body, headers=headers)
         except httpx.TimeoutException:
             raise DeliveryError("timed out") from None
+        except httpx.InvalidURL as exc:  # not an HTTPError: the URL, not the network, is wrong
+            raise DeliveryError(f"InvalidURL: {exc}", permanent=True) from None
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
         status = response.status_code

@@ -26,6 +26,7 @@ The poller itself is ``vendor_poll.py``; storage is ``store/vendor_status.py``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any, Literal, cast, get_args
@@ -55,6 +56,7 @@ INDICATOR_STATES: dict[str, StateName] = {
     "critical": "down",
 }
 _ACTIVE_MAINTENANCE = {"in_progress", "verifying"}
+SOURCE_FIELDS = ("service", "kind", "url", "components", "interval_seconds")
 _SERVICE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_INTERVAL_SECONDS = 30
 MAX_INTERVAL_SECONDS = 86_400
@@ -128,6 +130,38 @@ class VendorSource:
                 "interval_seconds",
                 f"must be between {MIN_INTERVAL_SECONDS} and {MAX_INTERVAL_SECONDS}",
             )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VendorSource:
+        """A source from JSON data (the admin API's body, a catalog's ``status_page``):
+        ``service``, ``kind``, ``url``, optionally ``components`` and ``interval_seconds``.
+        Unknown keys are errors, as misspelt options silently ignored are worse than none."""
+        unknown = sorted(str(k) for k in set(data) - set(SOURCE_FIELDS))
+        if unknown:
+            raise VendorSourceError(f"unknown field {unknown[0]!r}", unknown[0])
+        for name in ("service", "kind", "url"):
+            if name not in data:
+                raise VendorSourceError(f"{name}: required", name)
+        components = data.get("components", [])
+        if not isinstance(components, list):
+            raise VendorSourceError("components: must be a list of non-empty names", "components")
+        return cls(
+            data["service"],
+            data["kind"],
+            data["url"],
+            tuple(components),
+            data.get("interval_seconds", 120),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as :meth:`from_dict` reads them."""
+        return {
+            "service": self.service,
+            "kind": self.kind,
+            "url": self.url,
+            "components": list(self.components),
+            "interval_seconds": self.interval_seconds,
+        }
 
     @property
     def fetch_url(self) -> str:

@@ -2,7 +2,9 @@
 
 Every merge that changes something writes a new ``catalog_version`` stamp (in ``settings_kv``),
 so a running node, in this process or another, notices a ``panne catalog import`` by reading
-one small row every few seconds and reloads the catalog only then.
+one small row every few seconds and reloads the catalog only then (and wakes its probe and
+vendor roles). The probes and status pages a file defines are merged in the same transaction
+(store/catalog_signals.py), so a file refused there changes nothing either.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Engine, select
 
 from panne.catalog import Catalog, Group, Problem, Service
+from panne.store import catalog_signals
+from panne.store.catalog_signals import Tally
 from panne.store.schema import groups, problem_categories, services, settings_kv
 
 _DEFAULT_PROBLEMS = "default_problems"
@@ -27,6 +31,14 @@ class MergeResult(NamedTuple):
     unchanged: int
 
 
+class ImportResult(NamedTuple):
+    """What an import did: to the services, and to the catalog's probes and status pages."""
+
+    services: MergeResult
+    probes: Tally
+    status_pages: Tally
+
+
 def load(engine: Engine) -> Catalog:
     with engine.connect() as conn:
         problems = {
@@ -38,6 +50,7 @@ def load(engine: Engine) -> Catalog:
         default = conn.execute(
             select(settings_kv.c.value).where(settings_kv.c.key == _DEFAULT_PROBLEMS)
         ).scalar()
+        own_probes, own_pages = catalog_signals.load(conn)
         grps = {
             row.slug: Group(row.slug, row.name)
             for row in conn.execute(select(groups).order_by(groups.c.slug))
@@ -51,6 +64,8 @@ def load(engine: Engine) -> Catalog:
                 aliases=tuple(row.aliases),
                 problems=tuple(row.problems),
                 id=row.id,
+                probes=tuple(own_probes.get(row.slug, ())),
+                status_page=own_pages.get(row.slug),
             )
             for row in conn.execute(
                 select(services).where(services.c.active).order_by(services.c.name)
@@ -59,10 +74,24 @@ def load(engine: Engine) -> Catalog:
     return Catalog(problems, tuple(default or ()), grps, svcs)
 
 
-def merge(engine: Engine, catalog: Catalog) -> MergeResult:
-    """Add or update every entry of ``catalog``; nothing is deleted, since reports refer to
-    services. Rows that already say the same are left alone and counted as unchanged; if
-    anything changed, the catalog version changes in the same transaction."""
+def merge(engine: Engine, catalog: Catalog, *, now: float | None = None) -> MergeResult:
+    """:func:`import_catalog`, telling what it did to the services. ``now`` (epoch seconds,
+    from the caller's clock) is needed only by a catalog that defines probes or status
+    pages."""
+    if now is None:
+        if any(s.probes or s.status_page for s in catalog.services.values()):
+            raise ValueError("merge: a catalog with probes or status pages needs now")
+        now = 0.0  # written nowhere: there is nothing to date
+    return import_catalog(engine, catalog, now=now).services
+
+
+def import_catalog(engine: Engine, catalog: Catalog, *, now: float) -> ImportResult:
+    """Add or update every entry of ``catalog``; no service is deleted, since reports refer to
+    services. Rows that already say the same are left alone and counted as unchanged. The
+    catalog's probes and status pages are merged as store/catalog_signals.py says (dated
+    ``now``); a clash with the admin API's raises :class:`~panne.catalog.CatalogError` and
+    nothing is written. If anything changed, the catalog version changes in the same
+    transaction."""
     added = updated = unchanged = 0
     changed = False
     with engine.begin() as conn:
@@ -112,9 +141,11 @@ def merge(engine: Engine, catalog: Catalog) -> MergeResult:
                 updated += 1
             else:
                 unchanged += 1
-        if changed or added or updated:
+        # After the services: a new service's probes belong to a service that exists.
+        probes, pages = catalog_signals.merge(conn, catalog, now=now)
+        if changed or added or updated or any(probes) or any(pages):
             _put(conn, _VERSION, secrets.token_hex(8))
-    return MergeResult(added, updated, unchanged)
+    return ImportResult(MergeResult(added, updated, unchanged), probes, pages)
 
 
 def version(engine: Engine) -> str | None:

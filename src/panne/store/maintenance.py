@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, select
 
-from panne.store.schema import maintenance_windows
+from panne.clock import clamp_input
+from panne.store.schema import maintenance_windows, valid_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,18 +38,29 @@ def add(
 
 
 def windows(engine: Engine, service: str | None = None) -> list[Maintenance]:
-    """Every window, past, current and future, earliest first."""
+    """Every window, past, current and future, earliest first. Times are read into the range
+    inputs are held to (:func:`panne.clock.clamp_input`), so a row stored before that check
+    still lists (and can be cancelled) instead of breaking every page that shows it."""
     stmt = select(maintenance_windows).order_by(maintenance_windows.c.starts_at)
     if service is not None:
         stmt = stmt.where(maintenance_windows.c.service == service)
     with engine.connect() as conn:
         return [
-            Maintenance(r.id, r.service, r.starts_at, r.ends_at, r.title, r.created_at)
+            Maintenance(
+                r.id,
+                r.service,
+                clamp_input(r.starts_at),
+                clamp_input(r.ends_at),
+                r.title,
+                clamp_input(r.created_at),
+            )
             for r in conn.execute(stmt)
         ]
 
 
 def remove(engine: Engine, window_id: int) -> bool:
+    if not valid_id(window_id):
+        return False
     with engine.begin() as conn:
         done = conn.execute(
             delete(maintenance_windows).where(maintenance_windows.c.id == window_id)

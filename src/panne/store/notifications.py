@@ -19,6 +19,7 @@ from panne.store.schema import (
     incident_events,
     notification_queue,
     subscriptions,
+    valid_id,
 )
 
 Outcome = str  # delivered | failed | gave_up | refused | suppressed
@@ -110,12 +111,17 @@ def subscriptions_list(conn: Connection, *, enabled_only: bool = False) -> list[
 
 
 def get_subscription(conn: Connection, sub_id: int) -> Subscription | None:
+    if not valid_id(sub_id):
+        return None
     row = conn.execute(select(subscriptions).where(subscriptions.c.id == sub_id)).first()
     return None if row is None else _subscription(row)
 
 
 def delete_subscription(engine: Engine, sub_id: int) -> bool:
-    """Delete a subscription and its queued messages; its delivery log stays."""
+    """Delete a subscription and its queued messages; its delivery log stays, under an id no
+    later subscription is given (ids are never reused: migration 0009)."""
+    if not valid_id(sub_id):
+        return False
     with engine.begin() as conn:
         conn.execute(
             delete(notification_queue).where(notification_queue.c.subscription_id == sub_id)
@@ -161,6 +167,8 @@ def enable(conn: Connection, sub_id: int) -> bool:
     """An operator's way back from :func:`disable` or :func:`gave_up`: send again, with a clean
     failure count. False if there is no such subscription. Events claimed while it was disabled
     are not replayed."""
+    if not valid_id(sub_id):
+        return False
     done = conn.execute(
         update(subscriptions)
         .where(subscriptions.c.id == sub_id)
@@ -325,6 +333,8 @@ def log(
 
 
 def deliveries_list(engine: Engine, sub_id: int | None = None, limit: int = 100) -> list[Delivery]:
+    if sub_id is not None and not valid_id(sub_id):
+        return []
     stmt = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
     if sub_id is not None:
         stmt = stmt.where(deliveries.c.subscription_id == sub_id)

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from panne.signals.probe_state import ProbeStatus
@@ -32,6 +32,7 @@ class StoredProbe:
     updated_at: float
     state: ProbeStatus  # "unknown" until a first result is recorded
     since: float | None
+    origin: str = "admin"  # where it was defined: "admin" (the admin API) or "catalog"
 
 
 def list_probes(engine: Engine, service: str | None = None) -> list[StoredProbe]:
@@ -52,6 +53,7 @@ def list_probes(engine: Engine, service: str | None = None) -> list[StoredProbe]
             row.updated_at / 1000,
             cast(ProbeStatus, row.state or "unknown"),
             None if row.since is None else row.since / 1000,
+            row.origin,
         )
         for row in rows
     ]
@@ -82,8 +84,13 @@ def delete_probe(engine: Engine, probe_id: str) -> bool:
     """Remove a definition and its state. Its results stay until pruned (their table keeps no
     foreign key, see schema.py), so a probe re-created under the same id starts ``unknown``."""
     with engine.begin() as conn:
-        done = conn.execute(delete(probes).where(probes.c.id == probe_id))
-        conn.execute(delete(probe_state).where(probe_state.c.probe_id == probe_id))
+        return drop_probe(conn, probe_id)
+
+
+def drop_probe(conn: Connection, probe_id: str) -> bool:
+    """:func:`delete_probe` in the caller's transaction."""
+    done = conn.execute(delete(probes).where(probes.c.id == probe_id))
+    conn.execute(delete(probe_state).where(probe_state.c.probe_id == probe_id))
     return done.rowcount > 0
 
 

@@ -36,30 +36,38 @@ def _s(ms: int | None) -> float | None:
 
 def upsert_specs(engine: Engine, specs: Iterable[ProbeSpec], *, now: float) -> tuple[int, int]:
     """Add or replace definitions by id; returns (added, updated). Never deletes; new
-    definitions are enabled."""
-    specs = list(specs)
+    definitions are enabled, and defined through the admin API."""
     with engine.begin() as conn:
-        known = set(conn.execute(select(probes.c.id)).scalars())
-        rows = [
-            {
-                "id": s.id,
-                "service": s.service,
-                "kind": s.kind,
-                "target": s.target,
-                "interval_seconds": s.interval_seconds,
-                "spec": s.to_dict(),
-                "enabled": True,
-                "updated_at": _ms(now),
-            }
-            for s in specs
-        ]
-        new = [r for r in rows if r["id"] not in known]
-        old = [r for r in rows if r["id"] in known]
-        if new:
-            conn.execute(probes.insert(), new)
-        for row in old:
-            del row["enabled"]  # a definition replaced stays paused if it was
-            conn.execute(probes.update().where(probes.c.id == row["id"]).values(**row))
+        return write_specs(conn, specs, now=now)
+
+
+def write_specs(
+    conn: Connection, specs: Iterable[ProbeSpec], *, now: float, origin: str | None = None
+) -> tuple[int, int]:
+    """:func:`upsert_specs` in the caller's transaction. ``origin`` ("admin" or "catalog")
+    is written when given; unset, new rows are "admin" and replaced ones keep theirs."""
+    known = set(conn.execute(select(probes.c.id)).scalars())
+    rows: list[dict[str, Any]] = [
+        {
+            "id": s.id,
+            "service": s.service,
+            "kind": s.kind,
+            "target": s.target,
+            "interval_seconds": s.interval_seconds,
+            "spec": s.to_dict(),
+            "enabled": True,
+            "updated_at": _ms(now),
+            **({} if origin is None else {"origin": origin}),
+        }
+        for s in specs
+    ]
+    new = [r for r in rows if r["id"] not in known]
+    old = [r for r in rows if r["id"] in known]
+    if new:
+        conn.execute(probes.insert(), new)
+    for row in old:
+        del row["enabled"]  # a definition replaced stays paused if it was
+        conn.execute(probes.update().where(probes.c.id == row["id"]).values(**row))
     return len(new), len(old)
 
 

@@ -21,6 +21,16 @@ from sqlalchemy import (
     Table,
 )
 
+# The largest id a row can have on either backend (a signed 64-bit integer). An id beyond it, from a
+# URL or a query, names no row: readers answer "none" without asking SQLite, which would raise.
+MAX_ID = 2**63 - 1
+
+
+def valid_id(value: int) -> bool:
+    """Whether ``value`` can be the id of a row (1 to :data:`MAX_ID`)."""
+    return 1 <= value <= MAX_ID
+
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -197,6 +207,9 @@ probes = Table(
     Column("spec", JSON, nullable=False),  # the whole ProbeSpec, as ProbeSpec.to_dict()
     Column("enabled", Boolean, nullable=False, default=True),
     Column("updated_at", BigInteger, nullable=False),
+    # Where it was defined: "admin" (the admin API) or "catalog" (a catalog file, whose
+    # imports replace and remove only their own).
+    Column("origin", String(8), nullable=False, server_default="admin"),
     Index("ix_probes_service", "service"),
 )
 
@@ -268,6 +281,7 @@ subscriptions = Table(
     Column("failing", Boolean, nullable=False, default=False),
     Column("disabled_at", BigInteger, nullable=True),
     Column("disabled_reason", String(500), nullable=True),
+    sqlite_autoincrement=True,  # never reuse an id: the delivery log is keyed on it (0009)
 )
 
 notification_queue = Table(
@@ -283,6 +297,7 @@ notification_queue = Table(
     Column("lease_until", BigInteger, nullable=True),  # a sender's claim, compare-and-swap
     Index("ix_notification_queue_next_at", "next_at"),
     Index("ix_notification_queue_subscription", "subscription_id", "incident_id"),
+    sqlite_autoincrement=True,  # a stale read of a sent message must never lease a new one
 )
 
 # The delivery log keeps no foreign key: it outlives deleted subscriptions, and takes inserts.
@@ -314,6 +329,7 @@ maintenance_windows = Table(
     Column("title", String(400), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_maintenance_windows_service", "service", "starts_at"),
+    sqlite_autoincrement=True,  # Statuspage clients know a window by an id derived from this one
 )
 
 # What an operator writes about an incident on the status pages: investigating, identified,
@@ -348,6 +364,7 @@ vendor_sources = Table(
     Column("next_poll_at", BigInteger, nullable=False),  # also a poller's claim (a lease)
     Column("failures", Integer, nullable=False, default=0),  # consecutive, for the back-off
     Column("updated_at", BigInteger, nullable=False),
+    Column("origin", String(8), nullable=False, server_default="admin"),  # as probes.origin
     Index("ix_vendor_sources_next_poll_at", "next_poll_at"),
 )
 

@@ -52,13 +52,14 @@ def add(
 
 
 def for_incidents(engine: Engine, incident_ids: Sequence[str]) -> dict[str, list[StatusUpdate]]:
-    """Each incident's updates, oldest first, in one query."""
+    """Each incident's updates, oldest first (by time, then by id: two written in one second
+    keep the order they were written in), in one query."""
     if not incident_ids:
         return {}
     stmt = (
         select(status_updates)
         .where(status_updates.c.incident_id.in_(list(incident_ids)))
-        .order_by(status_updates.c.id)
+        .order_by(status_updates.c.created_at, status_updates.c.id)
     )
     out: dict[str, list[StatusUpdate]] = {}
     with engine.connect() as conn:

@@ -44,6 +44,7 @@ class SourceRow:
     last_modified: str | None
     next_poll_at: float
     failures: int
+    origin: str = "admin"  # where it was defined: "admin" or "catalog"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,8 @@ class VendorEvent:
     error: str | None
 
 
-def _source(row: Row[Any]) -> VendorSource:
+def source_of(row: Row[Any]) -> VendorSource:
+    """The source a ``vendor_sources`` row holds."""
     return VendorSource(
         row.service,
         cast(SourceKind, row.kind),
@@ -72,7 +74,12 @@ def _source(row: Row[Any]) -> VendorSource:
 
 def _source_row(row: Row[Any]) -> SourceRow:
     return SourceRow(
-        _source(row), row.etag, row.last_modified, row.next_poll_at / 1000, row.failures
+        source_of(row),
+        row.etag,
+        row.last_modified,
+        row.next_poll_at / 1000,
+        row.failures,
+        row.origin,
     )
 
 
@@ -83,44 +90,56 @@ def upsert_source(engine: Engine, source: VendorSource, *, now: float) -> bool:
     (the old validators describe another document); a new interval alone applies from the
     next poll, so re-registering the same sources at every start costs nothing.
     """
-    values = {
+    with engine.begin() as conn:
+        return write_source(conn, source, now=now)
+
+
+def write_source(
+    conn: Connection, source: VendorSource, *, now: float, origin: str | None = None
+) -> bool:
+    """:func:`upsert_source` in the caller's transaction. ``origin`` ("admin" or "catalog")
+    is written when given; unset, a new source is "admin" and a replaced one keeps its own."""
+    values: dict[str, Any] = {
         "kind": source.kind,
         "url": source.url,
         "components": list(source.components),
         "interval_seconds": source.interval_seconds,
         "updated_at": _ms(now),
+        **({} if origin is None else {"origin": origin}),
     }
-    with engine.begin() as conn:
-        old = conn.execute(
-            select(vendor_sources).where(vendor_sources.c.service == source.service)
-        ).first()
-        if old is None:
-            conn.execute(
-                vendor_sources.insert().values(
-                    service=source.service, next_poll_at=_ms(now), failures=0, **values
-                )
-            )
-            return True
-        if (old.kind, old.url, list(old.components)) != (
-            source.kind,
-            source.url,
-            list(source.components),
-        ):
-            values |= {"etag": None, "last_modified": None, "failures": 0}
-            values["next_poll_at"] = _ms(now)
+    old = conn.execute(
+        select(vendor_sources).where(vendor_sources.c.service == source.service)
+    ).first()
+    if old is None:
         conn.execute(
-            update(vendor_sources)
-            .where(vendor_sources.c.service == source.service)
-            .values(**values)
+            vendor_sources.insert().values(
+                service=source.service, next_poll_at=_ms(now), failures=0, **values
+            )
         )
-        return False
+        return True
+    if (old.kind, old.url, list(old.components)) != (
+        source.kind,
+        source.url,
+        list(source.components),
+    ):
+        values |= {"etag": None, "last_modified": None, "failures": 0}
+        values["next_poll_at"] = _ms(now)
+    conn.execute(
+        update(vendor_sources).where(vendor_sources.c.service == source.service).values(**values)
+    )
+    return False
 
 
 def remove_source(engine: Engine, service: str) -> bool:
     """Forget a service's source and its latest state; its events stay as history."""
     with engine.begin() as conn:
-        gone = conn.execute(delete(vendor_sources).where(vendor_sources.c.service == service))
-        conn.execute(delete(vendor_states).where(vendor_states.c.service == service))
+        return drop_source(conn, service)
+
+
+def drop_source(conn: Connection, service: str) -> bool:
+    """:func:`remove_source` in the caller's transaction."""
+    gone = conn.execute(delete(vendor_sources).where(vendor_sources.c.service == service))
+    conn.execute(delete(vendor_states).where(vendor_states.c.service == service))
     return gone.rowcount > 0
 
 

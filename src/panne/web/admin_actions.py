@@ -9,13 +9,20 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Literal
-from urllib.parse import urlsplit
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
+from panne.clock import EARLIEST_INPUT, LATEST_INPUT
 from panne.node import Node
-from panne.notify.channels import address_refusal, apprise_url_ok
+from panne.notify.channels import (
+    address_refusal,
+    apprise_url_ok,
+    control_character,
+    webhook_host,
+    webhook_url_problem,
+)
 from panne.notify.redact import mask_url, scrub
 from panne.signals.countries import COUNTRY_CODES
 from panne.store import incidents as incident_store
@@ -28,10 +35,35 @@ from panne.store.status_updates import StatusUpdate, UpdateState
 from panne.web.problems import ProblemError
 
 
+def _no_controls(value: str, allowed: str = "") -> str:
+    """Text is shown on pages, sent in messages and stored (PostgreSQL refuses NUL): no control
+    characters, but the line breaks and tabs of ``allowed``."""
+    bad = control_character("".join(c for c in value if c not in allowed))
+    if bad is not None:
+        raise PydanticCustomError(
+            "control_character", "must not contain a control character ({c})", {"c": bad}
+        )
+    return value
+
+
+def _a_line(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be blank")
+    return _no_controls(value)
+
+
+Line = Annotated[str, AfterValidator(_a_line)]  # a name or a title: one visible line
+OptionalLine = Annotated[str, AfterValidator(_no_controls)]  # the same, or empty
+Text = Annotated[str, AfterValidator(lambda v: _no_controls(v, "\n\r\t"))]  # a message
+Secret = Annotated[str, Field(min_length=16, max_length=200), AfterValidator(_no_controls)]
+
+
 class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, description="who subscribes (a person, a team)")
+    name: Line = Field(
+        min_length=1, max_length=200, description="who subscribes (a person, a team)"
+    )
     services: list[str] = Field(default_factory=list, description="service slugs")
     groups: list[str] = Field(default_factory=list, description="group (company) slugs")
     countries: list[str] = Field(default_factory=list, description="ISO 3166-1 alpha-2 codes")
@@ -39,17 +71,15 @@ class SubscriptionIn(BaseModel):
     language: Literal["en", "fr"] = "en"
     webhook_url: str | None = Field(None, max_length=2000, description="signed JSON POSTs")
     apprise_url: str | None = Field(None, max_length=2000, description="any Apprise URL")
-    secret: str | None = Field(
-        None, min_length=16, max_length=200, description="webhook secret (default: generated)"
-    )
+    secret: Secret | None = Field(None, description="webhook secret (default: generated)")
 
 
 class StatusUpdateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: UpdateState = Field(description="investigating, identified, monitoring or resolved")
-    title: str = Field("", max_length=200, description="a short headline (optional)")
-    body: str = Field(min_length=1, max_length=5000, description="what people should know")
+    title: OptionalLine = Field("", max_length=200, description="a short headline (optional)")
+    body: Text = Field(min_length=1, max_length=5000, description="what people should know")
 
 
 class MaintenanceIn(BaseModel):
@@ -58,7 +88,7 @@ class MaintenanceIn(BaseModel):
     service: str
     starts_at: datetime
     ends_at: datetime
-    title: str = Field(min_length=1, max_length=400)
+    title: Line = Field(min_length=1, max_length=400)
 
 
 def _invalid(detail: str, field: str) -> ProblemError:
@@ -66,9 +96,14 @@ def _invalid(detail: str, field: str) -> ProblemError:
 
 
 def _epoch(value: datetime, name: str) -> int:
+    """Epoch seconds of a time a person gave, refused outside 2000-9999 (UTC): a window in year 1
+    is a typo, and a time ``datetime`` cannot hold once in UTC would break every reader."""
     if value.tzinfo is None:
         raise _invalid(f"{name}: times need a time zone, e.g. 2024-03-05T15:00:00Z", name)
-    return int(value.timestamp())
+    ts = value.timestamp()
+    if not EARLIEST_INPUT <= ts <= LATEST_INPUT:
+        raise _invalid(f"{name}: must be from 2000-01-01 to 9999-12-31 (UTC)", name)
+    return int(ts)
 
 
 def check_subscription(node: Node, body: SubscriptionIn) -> tuple[str, str]:
@@ -86,23 +121,25 @@ def check_subscription(node: Node, body: SubscriptionIn) -> tuple[str, str]:
     if (body.webhook_url is None) == (body.apprise_url is None):
         raise _invalid("give exactly one of webhook_url and apprise_url", "webhook_url")
     if body.webhook_url is not None:
-        parts = urlsplit(body.webhook_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise _invalid("webhook_url: must be an http:// or https:// URL", "webhook_url")
+        problem = webhook_url_problem(body.webhook_url)
+        if problem is not None:
+            raise _invalid(f"webhook_url: {problem}", "webhook_url")
+        host = webhook_host(body.webhook_url)
         try:
-            why = address_refusal(str(ipaddress.ip_address(parts.hostname.strip("[]"))))
+            why = address_refusal(str(ipaddress.ip_address(host)))
         except ValueError:
             why = None  # a name: checked when sending, after resolution
         if why is not None and not node.settings.notify_allow_private:
             raise _invalid(
-                f"webhook_url: {parts.hostname} is a {why} address "
-                "(allowed only with notify_allow_private)",
+                f"webhook_url: {host} is a {why} address (allowed only with notify_allow_private)",
                 "webhook_url",
             )
         return "webhook", body.webhook_url
     assert body.apprise_url is not None
     if body.secret is not None:
         raise _invalid("secret: only webhooks are signed", "secret")
+    if (bad := control_character(body.apprise_url)) is not None:
+        raise _invalid(f"apprise_url: contains a control character ({bad})", "apprise_url")
     if not apprise_url_ok(body.apprise_url):
         raise _invalid("apprise_url: Apprise does not understand this URL", "apprise_url")
     return "apprise", body.apprise_url

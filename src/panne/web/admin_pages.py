@@ -19,6 +19,7 @@ from panne.store import keys
 from panne.store import maintenance as maintenance_store
 from panne.store import notifications as notification_store
 from panne.store.keys import ApiKey
+from panne.store.notifications import Delivery, Subscription
 from panne.web import admin_actions as actions
 from panne.web import admin_session as session
 from panne.web.problems import ProblemError, validation_detail
@@ -29,6 +30,20 @@ if TYPE_CHECKING:
 
 
 Session = tuple[ApiKey, str]  # the signed-in key and its session cookie
+
+
+def delivery_context(node: Node, rows: list[Delivery], subs: list[Subscription]) -> dict[str, Any]:
+    """What the delivery log shows beside each row: its subscription's name (none once it is
+    deleted) and its incident's title, read once per incident."""
+    titles = {}
+    for iid in dict.fromkeys(d.incident_id for d in rows):
+        rec = incident_store.get(node.engine, iid)
+        titles[iid] = rec.title if rec is not None else iid
+    return {
+        "deliveries": actions.shown_deliveries(rows, subs),
+        "sub_names": {s.id: s.name for s in subs},
+        "incident_titles": titles,
+    }
 
 
 def _list(form: dict[str, list[str]], name: str) -> list[str]:
@@ -71,8 +86,8 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
             subscriptions=[actions.shown(s) for s in subs],
             maintenance=[m for m in maintenance_store.windows(node.engine) if m.ends_at > now],
             incidents=open_incidents,
-            deliveries=actions.shown_deliveries(
-                notification_store.deliveries_list(node.engine, limit=20), subs
+            **delivery_context(
+                node, notification_store.deliveries_list(node.engine, limit=20), subs
             ),
             now_local=datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M"),
             **ctx,
@@ -138,7 +153,7 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
         try:
             done = do(who, form)
         except ValidationError as exc:
-            detail, _ = validation_detail(list(exc.errors()))
+            detail, _ = validation_detail(list(exc.errors()), request=False)
             return page(request, who, status=422, error=detail)
         except ProblemError as exc:
             return page(request, who, status=exc.status, error=exc.detail)
@@ -229,10 +244,7 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
         with node.engine.connect() as conn:
             subs = notification_store.subscriptions_list(conn)
         return pages.render(
-            request,
-            "admin_deliveries.html",
-            deliveries=actions.shown_deliveries(rows, subs),
-            sub=subscription,
+            request, "admin_deliveries.html", sub=subscription, **delivery_context(node, rows, subs)
         )
 
     return router

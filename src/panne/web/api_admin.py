@@ -11,9 +11,9 @@ credentials (:func:`panne.web.admin_actions.shown`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from panne.node import Node
 from panne.store import maintenance as maintenance_store
@@ -21,12 +21,18 @@ from panne.store import notifications as store
 from panne.store.keys import ApiKey
 from panne.store.maintenance import Maintenance
 from panne.store.notifications import Delivery, Subscription
+from panne.store.schema import MAX_ID
 from panne.store.status_updates import StatusUpdate
 from panne.web import admin_actions as actions
 from panne.web.admin_actions import MaintenanceIn, StatusUpdateIn, SubscriptionIn
 from panne.web.admin_auth import admin_key_dependency
 from panne.web.api_incidents import iso
 from panne.web.problems import ProblemError
+
+# Ids in paths and queries are row ids: anything but 1 to 2**63 - 1 is refused (422) before it
+# reaches the database, where SQLite cannot even bind it.
+SubscriptionId = Annotated[int, Path(ge=1, le=MAX_ID, description="a subscription's id")]
+WindowId = Annotated[int, Path(ge=1, le=MAX_ID, description="a maintenance window's id")]
 
 
 def subscription_json(sub: Subscription, *, secret: str | None = None) -> dict[str, Any]:
@@ -97,18 +103,20 @@ def build_router(node: Node) -> APIRouter:
     @router.post(
         "/subscriptions/{sub_id}/enable", summary="Send to a disabled or failing subscription again"
     )
-    def enable_subscription(sub_id: int) -> dict[str, Any]:
+    def enable_subscription(sub_id: SubscriptionId) -> dict[str, Any]:
         return subscription_json(actions.shown(actions.enable(node, sub_id)))
 
     @router.delete("/subscriptions/{sub_id}", status_code=204, summary="Unsubscribe")
-    def delete_subscription(sub_id: int) -> Response:
+    def delete_subscription(sub_id: SubscriptionId) -> Response:
         if not store.delete_subscription(node.engine, sub_id):
             raise ProblemError(404, f"no subscription {sub_id}")
         return Response(status_code=204)
 
     @router.get("/deliveries", summary="The delivery log, newest first")
     def list_deliveries(
-        subscription: int | None = Query(None, description="one subscription's attempts"),
+        subscription: int | None = Query(
+            None, ge=1, le=MAX_ID, description="one subscription's attempts"
+        ),
         limit: int = Query(100, ge=1, le=1000),
     ) -> dict[str, Any]:
         rows = store.deliveries_list(node.engine, subscription, limit)
@@ -126,7 +134,7 @@ def build_router(node: Node) -> APIRouter:
         return {"maintenance": [maintenance_json(m) for m in windows]}
 
     @router.delete("/maintenance/{window_id}", status_code=204, summary="Cancel a window")
-    def delete_maintenance(window_id: int) -> Response:
+    def delete_maintenance(window_id: WindowId) -> Response:
         if not maintenance_store.remove(node.engine, window_id):
             raise ProblemError(404, f"no maintenance window {window_id}")
         return Response(status_code=204)

@@ -7,75 +7,34 @@ private or loopback target is refused when it is defined, with the guard's own m
 than failing quietly at every run. A name that does not resolve yet is accepted: its runs will
 say ``dns_failure``, which is what a probe is for. What may be defined here is narrower than
 what a spec allows (:func:`~panne.signals.probes.check_definition`: a run every 10 s at most).
-Every 422 names the field it refuses in ``field``.
+Every 422 names the field it refuses in ``field``. ``panne catalog import`` applies the same
+checks to the probes a catalog file defines (catalog.py, signals/definition_guard.py); such a
+probe (``origin`` "catalog") may be paused here, but is changed or removed in the file.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Response
 
 from panne.node import Node
-from panne.signals.probe_guard import TargetRefused, resolve_checked
-from panne.signals.probes import (
-    ProbeSpec,
-    ProbeSpecError,
-    check_definition,
-    split_host_port,
-)
+from panne.signals.definition_guard import probe_refusal
+from panne.signals.probes import ProbeSpec, ProbeSpecError, check_definition
 from panne.signals.probes import shown_target as shown_target  # the pages import it from here
 from panne.store import probe_defs
 from panne.store import probes as probe_store
+from panne.store.catalog_signals import CATALOG
 from panne.store.probe_defs import StoredProbe
 from panne.web.admin_auth import admin_key_dependency
 from panne.web.api_incidents import iso
 from panne.web.problems import ProblemError, unknown_service
 
 UPTIME_DAYS = 30
-GUARD_TIMEOUT_SECONDS = 5.0
 
 
 def _invalid(detail: str, field: str | None = None) -> ProblemError:
     return ProblemError(422, detail, title="Invalid probe", field=field)
-
-
-def endpoint(spec: ProbeSpec) -> tuple[str, int] | None:
-    """The host and port a run of ``spec`` connects to, or None when the system's resolvers
-    answer it (a dns probe without its own resolver)."""
-    if spec.kind == "http":
-        url = urlsplit(spec.target)
-        assert url.hostname is not None  # the spec's validation checked it
-        return url.hostname, url.port or (443 if url.scheme == "https" else 80)
-    if spec.kind == "tcp":
-        return split_host_port(spec.target)
-    if spec.kind == "tls":
-        return split_host_port(spec.target, 443)
-    return None if spec.resolver is None else split_host_port(spec.resolver, 53)
-
-
-def guard_refusal(spec: ProbeSpec) -> str | None:
-    """The guard's reason to refuse the spec's target now, or None."""
-    found = endpoint(spec)
-    if found is None:
-        return None
-
-    async def check() -> None:
-        host, port = found
-        async with asyncio.timeout(GUARD_TIMEOUT_SECONDS):
-            await resolve_checked(host, port, allow_private=False)
-
-    try:
-        asyncio.run(check())  # a sync route runs in a worker thread: no loop is running there
-    except TargetRefused as exc:
-        return str(exc)
-    except (OSError, TimeoutError):
-        return None  # does not resolve now; the runs will tell
-    except ValueError as exc:  # a name the resolver cannot even encode (the spec checks labels)
-        return f"{found[0]!r} cannot be resolved ({exc})"
-    return None
 
 
 def admin_json(p: StoredProbe) -> dict[str, Any]:
@@ -85,7 +44,17 @@ def admin_json(p: StoredProbe) -> dict[str, Any]:
         "state": p.state,
         "since": iso(p.since),
         "updated_at": iso(p.updated_at),
+        "origin": p.origin,
     }
+
+
+def _catalog_owned(probe_id: str) -> ProblemError:
+    return ProblemError(
+        409,
+        f"probe {probe_id!r} is defined by the catalog: change it in the catalog file and"
+        " run `panne catalog import` (pausing and resuming it here is allowed)",
+        title="Defined by the catalog",
+    )
 
 
 def build_router(node: Node) -> APIRouter:
@@ -105,7 +74,7 @@ def build_router(node: Node) -> APIRouter:
         if spec.service not in node.catalog.services:
             raise _invalid(f"service: no service {spec.service!r} in the catalog", "service")
         if not node.settings.probe_allow_private:
-            why = guard_refusal(spec)
+            why = probe_refusal(spec)
             if why is not None:
                 raise _invalid(f"target: {why}", "target")
         return spec
@@ -138,6 +107,8 @@ def build_router(node: Node) -> APIRouter:
             raise _invalid("paused: must be true or false", "paused")
         if changes.get("id", probe_id) != probe_id:
             raise _invalid("id: a probe cannot be renamed; delete it and define another", "id")
+        if changes and current.origin == CATALOG:
+            raise _catalog_owned(probe_id)  # the next import would undo it
         now = node.clock.now()
         if changes:
             spec = checked({**current.spec.to_dict(), **changes})
@@ -149,6 +120,8 @@ def build_router(node: Node) -> APIRouter:
 
     @admin.delete("/{probe_id}", status_code=204, summary="Remove a probe")
     def delete_probe(probe_id: str) -> Response:
+        if stored(probe_id).origin == CATALOG:
+            raise _catalog_owned(probe_id)  # the next import would bring it back
         if not probe_defs.delete_probe(node.engine, probe_id):
             raise ProblemError(404, f"no probe {probe_id!r}", title="Unknown probe")
         node.probes.changed()

@@ -5,56 +5,31 @@ at once when sources change here. A source is checked as its polls will be: the 
 validation, a service of the catalog, and the outbound-address guard (probe_guard.py), so a page
 on a private or loopback address is refused when it is defined (unless
 ``vendor_allow_private``) rather than going stale at every poll. A name that does not resolve
-yet is accepted: its polls will say so in the state's error.
+yet is accepted: its polls will say so in the state's error. ``panne catalog import`` applies
+the same checks to a catalog file's ``status_page``; such a source (``origin`` "catalog") is
+changed or removed in the file, not here.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Response
 
 from panne.node import Node
-from panne.signals.probe_guard import TargetRefused, resolve_checked
+from panne.signals.definition_guard import source_refusal
 from panne.signals.probes import without_credentials
-from panne.signals.vendor_poll import describe
 from panne.signals.vendor_status import VendorSource, VendorSourceError, VendorState
 from panne.store import vendor_status as store
+from panne.store.catalog_signals import CATALOG
 from panne.store.vendor_status import SourceRow
 from panne.web.admin_auth import admin_key_dependency
 from panne.web.api_incidents import iso
 from panne.web.problems import ProblemError, unknown_service
 
-GUARD_TIMEOUT_SECONDS = 5.0
-FIELDS = ("service", "kind", "url", "components", "interval_seconds")
-
 
 def _invalid(detail: str, field: str | None = None) -> ProblemError:
     return ProblemError(422, detail, title="Invalid vendor source", field=field)
-
-
-def guard_refusal(source: VendorSource) -> str | None:
-    """The guard's reason to refuse the source's host now, or None (a name that does not
-    resolve now is left to the polls)."""
-    url = urlsplit(source.fetch_url)
-    assert url.hostname is not None  # the source's validation checked it
-    port = url.port or (443 if url.scheme == "https" else 80)
-
-    async def check() -> None:
-        async with asyncio.timeout(GUARD_TIMEOUT_SECONDS):
-            await resolve_checked(url.hostname or "", port, allow_private=False)
-
-    try:
-        asyncio.run(check())  # a sync route runs in a worker thread: no loop is running there
-    except TargetRefused as exc:
-        return describe(exc)
-    except (OSError, TimeoutError):
-        return None
-    except ValueError as exc:  # a name the resolver cannot even encode (the source checks it)
-        return f"{url.hostname!r} cannot be resolved ({exc})"
-    return None
 
 
 def public_url(url: str) -> str:
@@ -94,7 +69,17 @@ def admin_json(row: SourceRow, state: VendorState | None) -> dict[str, Any]:
         "next_poll_at": iso(row.next_poll_at),
         "failures": row.failures,
         "status": state_json(state),
+        "origin": row.origin,
     }
+
+
+def _catalog_owned(service: str) -> ProblemError:
+    return ProblemError(
+        409,
+        f"the vendor source of {service!r} is defined by the catalog: change its status_page"
+        " in the catalog file and run `panne catalog import`",
+        title="Defined by the catalog",
+    )
 
 
 def build_router(node: Node) -> APIRouter:
@@ -106,29 +91,14 @@ def build_router(node: Node) -> APIRouter:
     )
 
     def checked(data: dict[str, Any]) -> VendorSource:
-        unknown = sorted(set(data) - set(FIELDS))
-        if unknown:
-            raise _invalid(f"unknown field {unknown[0]!r}", unknown[0])
-        for name in ("service", "kind", "url"):
-            if name not in data:
-                raise _invalid(f"{name}: required", name)
-        components = data.get("components", [])
-        if not isinstance(components, list):
-            raise _invalid("components: must be a list of non-empty names", "components")
         try:
-            source = VendorSource(
-                data["service"],
-                data["kind"],
-                data["url"],
-                tuple(components),
-                data.get("interval_seconds", 120),
-            )
+            source = VendorSource.from_dict(data)
         except VendorSourceError as exc:
             raise _invalid(str(exc), exc.field) from None
         if source.service not in node.catalog.services:
             raise _invalid(f"service: no service {source.service!r} in the catalog", "service")
         if not node.settings.vendor_allow_private:
-            why = guard_refusal(source)
+            why = source_refusal(source)
             if why is not None:
                 raise _invalid(f"url: {why}", "url")
         return source
@@ -141,6 +111,9 @@ def build_router(node: Node) -> APIRouter:
     @admin.post("", summary="Add or replace a service's vendor status source")
     def put_source(data: dict[str, Any], response: Response) -> dict[str, Any]:
         source = checked(data)
+        current = stored(source.service)
+        if current is not None and current.origin == CATALOG:
+            raise _catalog_owned(source.service)
         created = store.upsert_source(node.engine, source, now=node.clock.now())
         response.status_code = 201 if created else 200
         node.vendors.changed()
@@ -156,6 +129,9 @@ def build_router(node: Node) -> APIRouter:
 
     @admin.delete("/{service}", status_code=204, summary="Remove a service's vendor source")
     def delete_source(service: str) -> Response:
+        current = stored(service)
+        if current is not None and current.origin == CATALOG:
+            raise _catalog_owned(service)
         if not store.remove_source(node.engine, service):
             raise ProblemError(404, f"no vendor source for {service!r}", title="Unknown source")
         node.vendors.changed()

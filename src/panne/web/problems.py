@@ -48,11 +48,22 @@ class ProblemError(Exception):
         self.extra = extra
 
 
-def validation_detail(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
-    """One readable sentence and the structured list, from pydantic's errors."""
+_SOURCES = ("body", "query", "path", "header", "cookie")
+
+
+def validation_detail(
+    errors: list[Any], *, request: bool = True
+) -> tuple[str, list[dict[str, Any]]]:
+    """One readable sentence and the structured list, from pydantic's errors: a request's
+    (FastAPI's, whose locations start with where the value came from) or, with ``request``
+    false, a model's validated directly (the admin forms), whose locations are fields only."""
     items = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        # FastAPI puts where the value came from first ("body", "query", "path"…); only that
+        # one goes: a model's own field may be called "body" too.
+        loc = [str(p) for p in err.get("loc", ())]
+        if request and loc and loc[0] in _SOURCES:
+            loc = loc[1:]
         items.append({"field": ".".join(loc) or None, "message": err.get("msg", "invalid")})
     first = items[0] if items else {"field": None, "message": "invalid"}
     where = f"{first['field']}: " if first["field"] else ""

@@ -5,15 +5,22 @@ bar, incidents with the operator's updates, planned maintenance, and history.
 Uptime is what panne measured, not what a vendor claims: the share of each UTC day that no
 detected incident of the service covered. Everything is read from stored incidents, operator
 updates and maintenance windows; nothing is kept for the page itself.
+
+A service under a maintenance window in progress reads "Under maintenance" rather than
+"Possible problems": reports rising during planned work are expected. An open incident still
+reads "Problems" (people cannot use the service, planned or not), as in the Statuspage API.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.responses import Response
 
 from panne.catalog import Service
@@ -25,6 +32,8 @@ from panne.store import status_updates as update_store
 from panne.store.incidents import IncidentRecord
 from panne.store.maintenance import Maintenance
 from panne.store.status_updates import StatusUpdate
+from panne.web import i18n
+from panne.web.statuspage_maintenance import in_progress
 
 if TYPE_CHECKING:
     from panne.node import Node
@@ -50,17 +59,36 @@ class Component:
     status: ServiceStatus
     days: list[Day]
     uptime: float  # over all the days
+    maintenance: Maintenance | None = None  # the window in progress, if any
+
+    @property
+    def state(self) -> str:
+        """What the page says of it: ``maintenance`` under a window unless an incident is open."""
+        if self.maintenance is not None and self.status.state != "outage":
+            return "maintenance"
+        return self.status.state
 
 
 @dataclass(frozen=True, slots=True)
 class StatusPageView:
     title: str
     components: list[Component]
-    state: str  # the worst component's
+    state: str  # the worst component's (one under maintenance counts as normal)
     active: list[IncidentRecord]
     history: list[IncidentRecord]
     updates: dict[str, list[StatusUpdate]]
-    maintenance: list[Maintenance]  # current and upcoming
+    in_progress: list[Maintenance]  # windows begun and not ended, earliest first
+    upcoming: list[Maintenance]  # windows not begun yet, earliest first
+    custom_title: bool = False  # ?title= given: the page's whole title, shown as written
+
+    @property
+    def elides(self) -> bool:
+        """Whether French elides "de" before the name ("État d’Amazon", "d’HBO"): a vowel, or
+        an acronym's H (its letter's name starts with a vowel sound); "de YouTube", "de Hulu"."""
+        name = self.title.lstrip()
+        if name[:1].lower() in "aeiouàâäéèêëîïôöùûü" and name[:1]:
+            return True
+        return name[:1] == "H" and name[1:2].isupper()
 
 
 def uptime_days(
@@ -104,7 +132,9 @@ def _union(spans: list[tuple[float, float]]) -> float:
     return total
 
 
-def build(node: Node, title: str, services: list[Service], now: float) -> StatusPageView:
+def build(
+    node: Node, title: str, services: list[Service], now: float, *, custom_title: bool = False
+) -> StatusPageView:
     slugs = {s.slug for s in services}
     today = int(now // DAY) * DAY
     since = today - (UPTIME_DAYS - 1) * DAY
@@ -113,11 +143,13 @@ def build(node: Node, title: str, services: list[Service], now: float) -> Status
         r for r in records if r.service in slugs or (r.kind == "group" and slugs & set(r.members))
     ]
     statuses = all_statuses(node.engine, {s.id: s.slug for s in services if s.id}, now)
+    windows = [m for slug in sorted(slugs) for m in maintenance_store.windows(node.engine, slug)]
+    working = in_progress(windows, now)
     components = []
     for svc in services:
         days = uptime_days(mine, svc.slug, today, now, UPTIME_DAYS)
         uptime = sum(d.uptime for d in days) / len(days)
-        components.append(Component(svc, statuses[svc.slug], days, uptime))
+        components.append(Component(svc, statuses[svc.slug], days, uptime, working.get(svc.slug)))
     # A group incident stands for its members: show it, not each child again.
     grouped = {r.id for r in mine if r.kind == "group"}
     shown = [r for r in mine if r.parent_id not in grouped]
@@ -125,18 +157,14 @@ def build(node: Node, title: str, services: list[Service], now: float) -> Status
     history = [
         r for r in shown if r.status != "open" and (r.ended_at or 0) >= now - HISTORY_DAYS * DAY
     ]
-    planned = [
-        m
-        for slug in sorted(slugs)
-        for m in maintenance_store.windows(node.engine, slug)
-        if m.ends_at > now
-    ]
+    planned = sorted((m for m in windows if m.ends_at > now), key=lambda m: (m.starts_at, m.id))
     updates = update_store.for_incidents(node.engine, [r.id for r in mine])
     for r in mine:  # what was written on a member's incident shows on its company's
         if r.parent_id in grouped and r.id in updates:
             merged = updates.setdefault(r.parent_id, []) + updates[r.id]
             updates[r.parent_id] = sorted(merged, key=lambda u: (u.created_at, u.id))
-    worst = max((c.status.state for c in components), key=STATES.index, default="normal")
+    shown_states = [c.state if c.state != "maintenance" else "normal" for c in components]
+    worst = max(shown_states, key=STATES.index, default="normal")
     return StatusPageView(
         title=title,
         components=components,
@@ -144,12 +172,38 @@ def build(node: Node, title: str, services: list[Service], now: float) -> Status
         active=active,
         history=history,
         updates=updates,
-        maintenance=sorted(planned, key=lambda m: m.starts_at),
+        in_progress=[m for m in planned if m.starts_at <= now],
+        upcoming=[m for m in planned if m.starts_at > now],
+        custom_title=custom_title,
     )
+
+
+def pgettext_for(lang: str) -> Any:
+    """``pgettext`` for the template, escaping as the page's ``_`` does: a message in a context,
+    for the French that depends on the name ("État d’Amazon" beside "État de Meta")."""
+    trans = i18n.translations(lang)
+
+    @pass_context
+    def pgettext(context: Context, where: str, message: str, /, **variables: Any) -> str:
+        text: str = str(trans.pgettext(where, message))
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables if variables else text
+
+    return pgettext
+
+
+def _lang(request: Request) -> str:  # as pages.lang_of, which imports this module
+    return i18n.choose(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language"))
 
 
 def build_router(node: Node, pages: Pages) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+
+    def show(request: Request, view: StatusPageView) -> Response:
+        return pages.render(
+            request, "status.html", view=view, pgettext=pgettext_for(_lang(request))
+        )
 
     @router.api_route("/status/{group}", methods=["GET", "HEAD"])
     def group_status(request: Request, group: str) -> Response:
@@ -158,7 +212,7 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
             return pages.not_found(request, group)
         members = [s for s in node.catalog.services.values() if s.group == group]
         view = build(node, grp.name, members, node.clock.now())
-        return pages.render(request, "status.html", view=view)
+        return show(request, view)
 
     @router.api_route("/status", methods=["GET", "HEAD"])
     def chosen_status(request: Request, services: str = "", title: str = "") -> Response:
@@ -167,7 +221,7 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
         if not wanted:
             return pages.not_found(request, services)
         name = title[:100] or ", ".join(s.name for s in wanted[:3])
-        view = build(node, name, wanted[:MAX_SERVICES], node.clock.now())
-        return pages.render(request, "status.html", view=view)
+        view = build(node, name, wanted[:MAX_SERVICES], node.clock.now(), custom_title=bool(title))
+        return show(request, view)
 
     return router

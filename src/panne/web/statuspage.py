@@ -7,6 +7,12 @@ whose id is derived from its slug, so ids survive restarts, re-imports and a new
 Nothing is stored for this API: every answer is computed from the incidents, their timelines and
 the service statuses that the detector role wrote; the maintenance endpoints list the operators'
 maintenance windows (statuspage_maintenance.py).
+
+A service under a maintenance window in progress is ``under_maintenance``, unless panne has an
+open incident for it: the window says the work was planned, not that people can use the
+service, so an outage they report during it is still shown as one (its notifications stay
+silenced). A company's outage is one incident with its members as components, as a vendor's page
+would show it: the members' own incidents are not listed beside it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends
 from fastapi import Path as PathParam
+from sqlalchemy import Engine, func, select
 
 from panne.catalog import Service
 from panne.node import Node
@@ -25,9 +32,12 @@ from panne.store import incidents as incident_store
 from panne.store import maintenance as maintenance_store
 from panne.store import status_updates as update_store
 from panne.store.incidents import IncidentRecord
+from panne.store.schema import counts
+from panne.store.schema import services as service_rows
+from panne.store.status_updates import StatusUpdate
 from panne.web.incident_text import update_body
 from panne.web.problems import ProblemError
-from panne.web.statuspage_maintenance import Which, entries
+from panne.web.statuspage_maintenance import Which, entries, in_progress
 from panne.web.statuspage_shapes import (
     AffectedComponent,
     Component,
@@ -53,13 +63,19 @@ from panne.web.statuspage_shapes import (
 RECENT_INCIDENTS = 50  # what Statuspage's incidents.json lists
 _RANK: dict[str, int] = {  # how bad a component status is; a group shows its worst member's
     "operational": 0,
-    "under_maintenance": 0,
-    "degraded_performance": 1,
-    "partial_outage": 2,
-    "major_outage": 3,
+    "under_maintenance": 1,
+    "degraded_performance": 2,
+    "partial_outage": 3,
+    "major_outage": 4,
 }
 _IMPACT_RANK: dict[str, int] = {"none": 0, "minor": 1, "major": 2, "critical": 3}
-_INDICATOR_OF_RANK: tuple[Impact, ...] = ("none", "minor", "minor", "major")  # critical: impact
+_INDICATOR_OF: dict[str, Impact] = {  # of the worst component; critical comes from an impact
+    "operational": "none",
+    "under_maintenance": "none",
+    "degraded_performance": "minor",
+    "partial_outage": "minor",
+    "major_outage": "major",
+}
 _DESCRIPTIONS: dict[str, str] = {
     "none": "All Systems Operational",
     "minor": "Minor Service Outage",
@@ -88,7 +104,27 @@ def scope_for(node: Node, group: str | None) -> Scope:
         raise ProblemError(404, f"no group {group!r} in the catalog", title="Unknown group")
     services = [s for s in cat.services.values() if s.group == group]
     name = f"panne: {cat.groups[group].name}"
-    return Scope(group, short_id("page", group), name, f"{base}/groups/{group}", services)
+    # The page people read: the company's status page (/groups/x is the company's outage page).
+    return Scope(group, short_id("page", group), name, f"{base}/status/{group}", services)
+
+
+def first_seen(engine: Engine, ids: dict[int, str]) -> dict[str, int]:
+    """When panne first counted a report for each service (``ids``: database id to slug): a
+    component's ``created_at``, which must not move (the catalog records no creation time). A
+    service nobody has reported yet gets the first count of any service, since panne has
+    watched it from then on; with no count at all there is nothing to give."""
+    first = (
+        select(func.min(counts.c.minute))
+        .where(counts.c.service_id == service_rows.c.id)
+        .scalar_subquery()
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(select(service_rows.c.id, first).where(service_rows.c.id.in_(ids)))
+        found = {ids[sid]: int(minute) for sid, minute in rows if minute is not None}
+        earliest = conn.execute(select(func.min(counts.c.minute))).scalar()
+    if earliest is not None:
+        found = {slug: found.get(slug, int(earliest)) for slug in ids.values()}
+    return found
 
 
 class PageView:
@@ -96,14 +132,19 @@ class PageView:
 
     def __init__(self, node: Node, scope: Scope) -> None:
         self.node, self.scope = node, scope
+        now = node.clock.now()
         ids = {s.id: s.slug for s in scope.services if s.id is not None}
-        statuses = all_statuses(node.engine, ids, node.clock.now())
+        statuses = all_statuses(node.engine, ids, now)
         open_recs, _ = incident_store.query(node.engine, active=True, group=scope.group, limit=1000)
         self.open = open_recs
         by_service = {r.service: r for r in open_recs if r.kind == "service"}
+        self.windows = maintenance_store.windows(node.engine)
+        working = in_progress(self.windows, now)
+        created = first_seen(node.engine, ids)
         times = [st.minute for st in statuses.values() if st.minute is not None]
         times += [r.updated_at for r in open_recs]
-        updated = stamp(max(times) if times else node.clock.now())
+        times += [w.starts_at for w in working.values()]
+        updated = stamp(max(times) if times else now)
         self.page: Page = {
             "id": scope.page_id,
             "name": scope.name,
@@ -117,40 +158,57 @@ class PageView:
         groups: dict[str, Component] = {}
         for position, svc in enumerate(scope.services, start=1):
             st, rec = statuses.get(svc.slug), by_service.get(svc.slug)
+            window = working.get(svc.slug)
             status: ComponentStatus = "operational"
             changed = updated
-            if rec is not None:
+            if rec is not None:  # an outage during planned work is still an outage
                 status, changed = outage_status(rec.severity), stamp(rec.detected_at)
+            elif window is not None:  # reports rising during planned work are expected
+                status, changed = "under_maintenance", stamp(window.starts_at)
             elif st is not None and st.state == "elevated" and st.minute is not None:
                 status, changed = "degraded_performance", stamp(st.minute)
+            born = stamp(created[svc.slug]) if svc.slug in created else updated
             parent = None
             if scope.group is None and svc.group is not None:
                 parent = groups.get(svc.group)
                 if parent is None:
                     name = node.catalog.groups[svc.group].name
                     gid = short_id("group", svc.group)
-                    parent = self._component(gid, name, updated, position, None, components=[])
+                    parent = self._component(
+                        gid, name, updated, position, None, created=born, components=[]
+                    )
                     groups[svc.group] = parent
                     self.components.append(parent)
                 parent["components"].append(short_id("component", svc.slug))
+                parent["created_at"] = min(parent["created_at"], born)  # same format: sortable
                 if _RANK[status] > _RANK[parent["status"]]:
                     parent["status"] = status
             cid, parent_id = short_id("component", svc.slug), parent["id"] if parent else None
             comp = self._component(
-                cid, svc.name, changed, position, svc.url, status=status, group_id=parent_id
+                cid,
+                svc.name,
+                changed,
+                position,
+                svc.url,
+                created=born,
+                status=status,
+                group_id=parent_id,
             )
             self.components.append(comp)
             self.by_slug[svc.slug] = comp
             group_name = node.catalog.groups[svc.group].name if parent and svc.group else None
             self.label[svc.slug] = f"{group_name} - {svc.name}" if group_name else svc.name
-        worst = max((_RANK[c["status"]] for c in self.components), default=0)
-        indicator = _INDICATOR_OF_RANK[worst]
+        statuses_shown = [c["status"] for c in self.components]
+        worst = max(statuses_shown, key=lambda s: _RANK[s], default="operational")
+        indicator = _INDICATOR_OF[worst]
         for r in open_recs:
             if _IMPACT_RANK[impact_of(r.severity)] > _IMPACT_RANK[indicator]:
                 indicator = impact_of(r.severity)
         description = _DESCRIPTIONS[indicator]
-        if indicator == "minor" and worst == 1:
+        if indicator == "minor" and worst == "degraded_performance":
             description = "Partially Degraded Service"
+        elif indicator == "none" and worst == "under_maintenance":
+            description = "Service Under Maintenance"  # real pages' words for it
         self.status: PageStatus = {"indicator": indicator, "description": description}
 
     def _component(
@@ -161,7 +219,7 @@ class PageView:
             "id": cid,
             "name": name,
             "status": kw.get("status", "operational"),
-            "created_at": at,  # panne does not record when a catalog entry was added
+            "created_at": kw.get("created", at),  # first seen: see first_seen()
             "updated_at": at,
             "position": pos,
             "description": description,
@@ -178,12 +236,12 @@ class PageView:
 
     def incidents(self, *, active: bool | None) -> list[Incident]:
         if active:
-            records = self.open[:RECENT_INCIDENTS]
+            records = self.open
         else:
-            records, _ = incident_store.query(
-                self.node.engine, group=self.scope.group, limit=RECENT_INCIDENTS
-            )
-        return [self.incident(r) for r in records]
+            records, _ = incident_store.query(self.node.engine, group=self.scope.group, limit=10**6)
+        # A company's incident stands for its members' (which are among its components).
+        top = [r for r in records if r.parent_id is None]
+        return [self.incident(r) for r in top[:RECENT_INCIDENTS]]
 
     def incident(self, rec: IncidentRecord) -> Incident:
         slugs = [rec.service] if rec.kind == "service" and rec.service else rec.members
@@ -191,7 +249,9 @@ class PageView:
         subject = rec.title
         if rec.kind == "service" and rec.service in catalog.services:
             subject = catalog.services[rec.service].name
-        updates: list[IncidentUpdate] = []
+        # Newest first, as Statuspage; within one second by id, an operator's note after what
+        # the detector saw then (the note answers it).
+        ranked: list[tuple[int, int, int, IncidentUpdate]] = []
         current: dict[str, ComponentStatus] = {}
         members: list[str] = []
         events = incident_store.timeline(self.node.engine, rec.id)
@@ -215,41 +275,53 @@ class PageView:
                 code, name = short_id("component", s), self.label[s]
                 affected.append({"code": code, "name": name, "old_status": old, "new_status": new})
             at = stamp(ev.at)
-            updates.append(
-                {
-                    "id": short_id("update", str(ev.id)),
-                    "status": "resolved" if resolved else "investigating",
-                    "body": update_body(ev.kind, snap, subject, catalog, added),
-                    "incident_id": rec.id,
-                    "created_at": at,
-                    "updated_at": at,
-                    "display_at": at,
-                    "affected_components": affected or None,
-                    "deliver_notifications": True,
-                    "custom_tweet": None,
-                    "tweet_id": None,
-                }
+            ranked.append(
+                (
+                    ev.at,
+                    0,
+                    ev.id,
+                    {
+                        "id": short_id("update", str(ev.id)),
+                        "status": "resolved" if resolved else "investigating",
+                        "body": update_body(ev.kind, snap, subject, catalog, added),
+                        "incident_id": rec.id,
+                        "created_at": at,
+                        "updated_at": at,
+                        "display_at": at,
+                        "affected_components": affected or None,
+                        "deliver_notifications": True,
+                        "custom_tweet": None,
+                        "tweet_id": None,
+                    },
+                )
             )
-        # What operators wrote (identified, monitoring…) sits beside what the detector saw.
-        notes = update_store.for_incidents(self.node.engine, [rec.id]).get(rec.id, [])
+        # What operators wrote (identified, monitoring…) sits beside what the detector saw;
+        # on a company's incident, what they wrote on its members' too.
+        notes = self._notes(rec)
         for note in notes:
             at = stamp(note.created_at)
-            updates.append(
-                {
-                    "id": short_id("note", str(note.id)),
-                    "status": cast(IncidentStatus, note.state),
-                    "body": f"{note.title}: {note.body}" if note.title else note.body,
-                    "incident_id": rec.id,
-                    "created_at": at,
-                    "updated_at": at,
-                    "display_at": at,
-                    "affected_components": None,
-                    "deliver_notifications": True,
-                    "custom_tweet": None,
-                    "tweet_id": None,
-                }
+            ranked.append(
+                (
+                    note.created_at,
+                    1,
+                    note.id,
+                    {
+                        "id": short_id("note", str(note.id)),
+                        "status": cast(IncidentStatus, note.state),
+                        "body": f"{note.title}: {note.body}" if note.title else note.body,
+                        "incident_id": rec.id,
+                        "created_at": at,
+                        "updated_at": at,
+                        "display_at": at,
+                        "affected_components": None,
+                        "deliver_notifications": True,
+                        "custom_tweet": None,
+                        "tweet_id": None,
+                    },
+                )
             )
-        updates.sort(key=lambda u: u["created_at"], reverse=True)  # newest first, as Statuspage
+        ranked.sort(key=lambda r: r[:3], reverse=True)
+        updates = [u for *_, u in ranked]
         last = max([e.at for e in events] + [n.created_at for n in notes], default=rec.detected_at)
         resolved_at = rec.ended_at if rec.status == "resolved" else None
         said = [n.state for n in notes if n.state != "resolved"]
@@ -273,6 +345,17 @@ class PageView:
             "reminder_intervals": None,
         }
 
+    def _notes(self, rec: IncidentRecord) -> list[StatusUpdate]:
+        """The operators' updates on an incident (and on its members, for a company's), by time
+        then id, oldest first."""
+        ids = [rec.id]
+        if rec.kind == "group":
+            ids += [c.id for c in incident_store.children(self.node.engine, rec.id)]
+        found = update_store.for_incidents(self.node.engine, ids)
+        return sorted(
+            (n for i in ids for n in found.get(i, [])), key=lambda n: (n.created_at, n.id)
+        )
+
 
 def build_router(node: Node) -> APIRouter:
     router = APIRouter(tags=["statuspage"])
@@ -294,8 +377,9 @@ def _add_routes(router: APIRouter, node: Node, prefix: str, dep: Callable[..., S
 
     def planned(view: PageView, which: Which) -> list[ScheduledMaintenance]:
         return entries(
-            maintenance_store.windows(node.engine),
+            view.windows,
             view.by_slug,
+            view.label,
             page_id=view.scope.page_id,
             base_url=node.settings.public_url(),
             now=node.clock.now(),

@@ -23,6 +23,7 @@ ComponentStatus = Literal[
 IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved", "postmortem"]
 Impact = Literal["none", "minor", "major", "critical"]
 MaintenanceStatus = Literal["scheduled", "in_progress", "verifying", "completed"]
+MaintenanceImpact = Literal["none", "minor", "major", "critical", "maintenance"]
 
 
 class Page(TypedDict):
@@ -93,6 +94,22 @@ class Incident(TypedDict):
     reminder_intervals: str | None
 
 
+class MaintenanceUpdate(TypedDict):
+    """An incident update, with a maintenance's words for its status."""
+
+    id: str
+    status: MaintenanceStatus
+    body: str
+    incident_id: str
+    created_at: str
+    updated_at: str
+    display_at: str
+    affected_components: list[AffectedComponent] | None
+    deliver_notifications: bool
+    custom_tweet: str | None
+    tweet_id: str | None
+
+
 class ScheduledMaintenance(TypedDict):
     id: str
     name: str
@@ -101,11 +118,11 @@ class ScheduledMaintenance(TypedDict):
     updated_at: str
     monitoring_at: str | None
     resolved_at: str | None
-    impact: Impact
+    impact: MaintenanceImpact  # real pages say "maintenance"
     shortlink: str
     started_at: str
     page_id: str
-    incident_updates: list[IncidentUpdate]
+    incident_updates: list[MaintenanceUpdate]
     components: list[Component]
     scheduled_for: str
     scheduled_until: str

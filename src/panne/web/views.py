@@ -23,9 +23,11 @@ from panne.store import expectations as expectation_store
 from panne.store import incidents as incident_store
 from panne.store import probe_defs
 from panne.store import probes as probe_store
+from panne.store import status_updates as update_store
 from panne.store import vendor_status as vendor_store
 from panne.store.incidents import IncidentEvent, IncidentRecord
 from panne.store.probe_defs import StoredProbe
+from panne.store.status_updates import StatusUpdate
 from panne.web.api_probes import shown_target
 from panne.web.charts import ReportChart, report_chart, sparkline, usual_band
 from panne.web.phrases import Phrase, probe_detail, vendor_line
@@ -119,6 +121,7 @@ class IncidentView:
     fusion: Fusion  # how far they agree, and the likely cause
     vendor_line: Phrase | None  # the vendor's description over the window, translatable
     peak_at: float | None  # when the peak rate was seen, when the record says
+    updates: list[StatusUpdate]  # the operators' words, oldest first (a company's: its members')
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +294,9 @@ def incident(node: Node, rec: IncidentRecord, now: float, lang: str) -> Incident
         chart, _ = chart_for(node, svc, start, end, step)
     evidence = evidence_for(node.engine, rec, now)
     vendor = evidence.vendor
+    ids = [rec.id] + [k.id for k in kids]  # what was written on a member shows on its company's
+    notes = update_store.for_incidents(node.engine, ids)
+    updates = sorted((u for i in ids for u in notes.get(i, [])), key=lambda u: (u.created_at, u.id))
     return IncidentView(
         incident=rec,
         timeline=incident_store.timeline(node.engine, rec.id),
@@ -304,6 +310,7 @@ def incident(node: Node, rec: IncidentRecord, now: float, lang: str) -> Incident
         fusion=evidence.fuse(),
         vendor_line=vendor_line(vendor.state, vendor.description) if vendor else None,
         peak_at=peak_time(rec, kids),
+        updates=updates,
     )
 
 
