@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import logging
-import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,6 +42,7 @@ def _node(args: argparse.Namespace) -> Any:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from panne.node import Node
+    from panne.web import server
     from panne.web.app import create_app
 
     settings = _settings(args, host=args.host, port=args.port, demo=True if args.demo else None)
@@ -52,77 +51,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     # The port first: a busy port or a wrong host must fail in a second, before migrating and
     # warming up for nothing; uvicorn then serves on this very socket.
-    sock = _listen(settings.host, settings.port)
+    try:
+        sock = server.listen(settings.host, settings.port)
+    except server.ListenError as exc:
+        raise CliError(str(exc)) from None
     try:
         node = Node(settings)
         node.prepare_database()  # a database that cannot be used is one line, not a traceback
-        _serve(create_app(node), sock, settings)
+        server.serve(create_app(node), sock, settings)
     finally:
         sock.close()
     return 0
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A socket bound and listening on ``host``:``port``, or a one-line error naming the
-    option and the setting to change."""
-    ipv6 = ":" in host
-    where = f"[{host}]:{port}" if ipv6 else f"{host}:{port}"
-    try:
-        # The family as uvicorn picks it: IPv6 for an IPv6 address, else IPv4 (a name too).
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host,
-            port,
-            family=socket.AF_INET6 if ipv6 else socket.AF_INET,
-            type=socket.SOCK_STREAM,
-            flags=socket.AI_PASSIVE,
-        )[0]
-    except socket.gaierror as exc:
-        raise CliError(
-            f"cannot listen on host {host!r} (--host, PANNE_HOST): {exc.strerror}"
-        ) from None
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        # Listening at once claims the port: another process cannot bind it meanwhile, and
-        # connections wait in the backlog while the node starts.
-        sock.listen(2048)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            why = f"port {port} is already in use on {host} (--port, PANNE_PORT)"
-        elif exc.errno == errno.EADDRNOTAVAIL:
-            why = f"{host} is not an address of this machine (--host, PANNE_HOST)"
-        else:
-            why = f"{exc.strerror} (--host/--port, PANNE_HOST/PANNE_PORT)"
-        raise CliError(f"cannot listen on {where}: {why}") from None
-    sock.set_inheritable(True)
-    return sock
-
-
-def _serve(app: Any, sock: socket.socket, settings: Settings) -> None:
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets=sockets)
-            if not self.should_exit:  # listening now: say so, and only now
-                print(
-                    f"panne {__version__} serving on {settings.public_url()} "
-                    f"(database {settings.database_url})",
-                    flush=True,
-                )
-
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        proxy_headers=False,  # panne decides whom to believe (trusted_proxies)
-        server_header=False,
-    )
-    Server(config).run(sockets=[sock])
 
 
 # -- report --------------------------------------------------------------------------------
