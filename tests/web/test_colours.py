@@ -1,6 +1,6 @@
-"""The stylesheet's graphic colours against what they sit on: WCAG's 3:1 for the parts of a
-graphic that carry meaning (the edge of the usual band, a shaded country against unshaded
-land), measured on the colours app.css declares."""
+"""The stylesheet's colours against what they sit on: WCAG's 3:1 for the parts of a graphic
+that carry meaning (the edge of the usual band, a shaded country against unshaded land), 4.5:1
+for the text of the state badges, measured on the colours app.css declares."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+from panne.status import STATES
 
 CSS = Path(__file__).resolve().parents[2] / "src" / "panne" / "web" / "static" / "app.css"
 
@@ -50,3 +52,33 @@ def test_shades_darken_level_by_level() -> None:
     colours = _colours()
     shades = [_luminance(colours[f"l{k}"]) for k in range(1, 6)]
     assert shades == sorted(shades, reverse=True)
+
+
+def _badge(state: str) -> dict[str, str]:
+    """The declarations of ``.badge.state-<state>``, colours resolved to #rrggbb."""
+    rule = re.search(rf"\.badge\.state-{state}\s*\{{([^}}]*)\}}", CSS.read_text("utf-8"))
+    assert rule is not None, f"no style for .badge.state-{state}"
+    colours = _colours()
+    out = {}
+    for prop, value in re.findall(r"([a-z-]+):\s*([^;]+)", rule.group(1)):
+        var = re.fullmatch(r"var\(--([a-z0-9-]+)\)", value.strip())
+        hexed = re.fullmatch(r"#([0-9a-f]{6}|[0-9a-f]{3})", value.strip())
+        if var:
+            out[prop] = colours[var.group(1)]
+        elif hexed:
+            v = hexed.group(1)
+            out[prop] = "#" + (v if len(v) == 6 else "".join(c * 2 for c in v))
+    return out
+
+
+# Every state a badge can show: the services' own, and the status page's "Under maintenance".
+@pytest.mark.parametrize("state", [*STATES, "maintenance"])
+def test_every_state_badge_has_a_style_whose_text_reaches_four_and_a_half_to_one(
+    state: str,
+) -> None:
+    badge, colours = _badge(state), _colours()
+    assert "color" in badge
+    # On its own background, or else on the page's white and the headline's grey.
+    backs = [badge["background"]] if "background" in badge else [colours["bg"], colours["soft"]]
+    for back in backs:
+        assert contrast(badge["color"], back) >= 4.5

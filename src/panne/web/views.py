@@ -30,6 +30,7 @@ from panne.store.probe_defs import StoredProbe
 from panne.store.status_updates import StatusUpdate
 from panne.web.api_probes import shown_target
 from panne.web.charts import ReportChart, report_chart, sparkline, usual_band
+from panne.web.incident_text import by_probes, inline, probe_failure
 from panne.web.phrases import Phrase, probe_detail, vendor_line
 from panne.web.search import matches
 from panne.web.worldmap import drawn, shade_levels
@@ -88,6 +89,31 @@ class ServiceView:
     probes: list[ProbeCard]
     vendor: VendorState | None  # the vendor's own word, when a source is registered
     vendor_line: Phrase | None  # its description, in words the page translates
+    opening: ProbeOpening | None  # the open incident's, when panne's checks opened it
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOpening:
+    """An incident opened on probes alone, as its pages tell it, in the words of the feeds and
+    notifications (``incident_text``): panne's checks failing, not a surge of reports."""
+
+    cause: str | None  # the cause stored with it, in the page's language, to follow a colon
+    probes: list[str]  # the ids of the probes that were down, named when no cause is stored
+    superseded_by: str | None  # on a hand-over, the id of the report incident that went on
+    successor: IncidentRecord | None  # that incident, when it is still stored
+
+
+def probe_opening(node: Node, rec: IncidentRecord, lang: str) -> ProbeOpening | None:
+    """How an incident opened on probes alone is told, or None for any other incident."""
+    if not by_probes(rec.detail):
+        return None
+    successor = rec.detail.get("superseded_by")
+    return ProbeOpening(
+        cause=probe_failure(rec.detail, "cause_fr" if lang == "fr" else "cause"),
+        probes=[str(p) for p in rec.detail.get("probes") or ()],
+        superseded_by=str(successor) if successor else None,
+        successor=incident_store.get(node.engine, str(successor)) if successor else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +148,8 @@ class IncidentView:
     vendor_line: Phrase | None  # the vendor's description over the window, translatable
     peak_at: float | None  # when the peak rate was seen, when the record says
     updates: list[StatusUpdate]  # the operators' words, oldest first (a company's: its members')
+    opening: ProbeOpening | None  # when panne's checks opened it, without reports
+    likely_cause: str | None  # fusion's cause in the page's language, unless ``opening`` says it
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +282,7 @@ def service(node: Node, svc: Service, now: float, step: str, lang: str) -> Servi
         ],
         vendor=vendor,
         vendor_line=vendor_line(vendor.state, vendor.description) if vendor else None,
+        opening=probe_opening(node, incident, lang) if incident is not None else None,
     )
 
 
@@ -297,6 +326,11 @@ def incident(node: Node, rec: IncidentRecord, now: float, lang: str) -> Incident
     ids = [rec.id] + [k.id for k in kids]  # what was written on a member shows on its company's
     notes = update_store.for_incidents(node.engine, ids)
     updates = sorted((u for i in ids for u in notes.get(i, [])), key=lambda u: (u.created_at, u.id))
+    fusion = evidence.fuse()
+    opening = probe_opening(node, rec, lang)
+    likely = fusion.cause_fr if lang == "fr" else fusion.cause
+    if likely and opening is not None and opening.cause == inline(likely):
+        likely = None  # the page already says it, in the sentence that says who opened it
     return IncidentView(
         incident=rec,
         timeline=incident_store.timeline(node.engine, rec.id),
@@ -307,10 +341,12 @@ def incident(node: Node, rec: IncidentRecord, now: float, lang: str) -> Incident
         problems=problems,
         chart=chart,
         evidence=evidence,
-        fusion=evidence.fuse(),
+        fusion=fusion,
         vendor_line=vendor_line(vendor.state, vendor.description) if vendor else None,
         peak_at=peak_time(rec, kids),
         updates=updates,
+        opening=opening,
+        likely_cause=likely,
     )
 
 
