@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 
 from panne import catalog as catalog_mod
+from panne import detect
 from panne.catalog import Catalog
 from panne.clock import Clock, SystemClock
 from panne.config import Settings
@@ -138,6 +139,7 @@ class Node:
             minutes = self.watcher.warm_up(self.settings.detect_warmup_days)
             log.info("detector warmed up on %d minutes of history", minutes)
         self.started = True
+        detect.warm()  # before the freeze: the compiled steps are start-up objects too
         # What start-up built lives as long as the process: take it out of the collector's
         # sight, so full collections stay short on the ingest path.
         gc.collect()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -119,3 +121,15 @@ def test_counts_of_the_wrong_shape_are_refused() -> None:
     j = bank.step(0, np.zeros(3))
     with pytest.raises(ValueError, match="3 parents"):
         shares.step(0, np.zeros(2), np.zeros(2), j)
+
+
+def test_warm_loads_every_step_a_node_runs() -> None:
+    """A fresh process: after ``warm`` no kernel is left to load in the detector's first tick
+    (where numba's objects would escape the server's start-up freeze)."""
+    code = (
+        "from panne import detect; from panne.detect import kernels as k; detect.warm(); "
+        "steps = [k.seasonal_run, k.seasonal_peek, k.seasonal_expected, k.share_step, "
+        "k.share_peek, k.share_now]; print([bool(s.signatures) for s in steps])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str([True] * 6)
