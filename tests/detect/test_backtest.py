@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from panne.detect.backtest import BacktestError, format_incidents, run_backtest
+from panne.detect.backtest import BacktestError, _read, format_incidents, run_backtest
 
 
 def write(
@@ -95,6 +95,29 @@ def test_quoted_fields_and_blank_lines_are_read_as_csv(tmp_path: Path) -> None:
         out = list(csv.reader(f))
     assert out[0] == ["service", "timestamp", "count", "expected", "score", "alert"]
     assert [r[:3] for r in out[1:]] == [list(r) for r in rows]
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        ["2024-05-06T00:00:00Z", "2024-05-06T00:01:00+00:00", "2024-05-06T00:02:00"],  # UTC
+        ["2024-05-06T02:00:00+02:00", "2024-05-06T02:01:00+02:00", "2024-05-06T00:02:00Z"],
+        ["2024-05-06 00:00:00Z", "2024-05-06T00:01:00.000Z", "2024-05-06T00:02Z"],
+    ],
+)
+def test_every_iso_form_reads_as_the_same_instants(tmp_path: Path, stamps: list[str]) -> None:
+    """The fast path (one numpy pass for the usual form) and the row-by-row one agree."""
+    src = write(tmp_path / "in.csv", [(t, "1") for t in stamps])
+    assert run_backtest(src, tmp_path / "out.csv").step_seconds == 60
+    table = _read(src, None)
+    assert table.times.tolist() == [1714953600.0, 1714953660.0, 1714953720.0]
+
+
+@pytest.mark.parametrize("bad", ["2024-02-30T00:00:00Z", "2024-05-06T24:00:00Z", "now"])
+def test_an_impossible_time_is_named_with_its_row(tmp_path: Path, bad: str) -> None:
+    src = write(tmp_path / "in.csv", [("2024-05-06T00:00:00Z", "1"), (bad, "2")])
+    with pytest.raises(BacktestError, match=f"row 3: timestamp '{bad}' is not ISO 8601"):
+        run_backtest(src, tmp_path / "out.csv")
 
 
 def test_cli_prints_incidents_and_refuses_bad_files(tmp_path: Path) -> None:
