@@ -287,3 +287,21 @@ def test_mentions_without_a_baseline_say_so_instead_of_usually_zero(srv: Server)
         mention_store.save_state(conn, MENTION_STATE_KEY, warm, NOW)
     later = page(srv, "/incidents/discord-1709651700")
     assert "Posts mentioning an outage: up to 9 a minute (usually 0.0)." in later
+
+
+def test_the_service_page_shows_what_the_signals_say_while_an_incident_is_open(
+    srv: Server,
+) -> None:
+    """Reports, probes, the vendor and mentions side by side: the incident's confidence and
+    likely cause on the service page itself, as on the incident page; nothing when all is
+    quiet."""
+    assert 'id="ev-h"' not in page(srv, "/services/discord")
+    discord_dns_down(srv.node)
+    store_probe_incident(srv.node, probes=["discord-dns"])
+    en = text(section(page(srv, "/services/discord"), 'id="ev-h">'))
+    assert en.startswith("What the signals say")
+    assert "Confidence: medium · signals that agree: checks from this server" in en
+    assert "Likely cause: DNS resolution fails for discord.com from this node" in en
+    assert "All the evidence of this incident" in en
+    fr = text(section(page(srv, "/services/discord", "fr"), 'id="ev-h">'))
+    assert fr.startswith("Ce que disent les signaux") and "Confiance" in fr

@@ -90,6 +90,10 @@ class ServiceView:
     vendor: VendorState | None  # the vendor's own word, when a source is registered
     vendor_line: Phrase | None  # its description, in words the page translates
     opening: ProbeOpening | None  # the open incident's, when panne's checks opened it
+    # While an incident is open: what every signal says of it, beside the reports.
+    evidence: Evidence | None
+    fusion: Fusion | None
+    likely_cause: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +258,9 @@ def service(node: Node, svc: Service, now: float, step: str, lang: str) -> Servi
     recent, _ = incident_store.query(node.engine, service=svc.slug, limit=10)
     countries = _shares(hour, None, lang)
     vendor = vendor_store.load_state(node.engine, svc.slug)
+    opening = probe_opening(node, incident, lang) if incident is not None else None
+    evidence = evidence_for(node.engine, incident, now) if incident is not None else None
+    fusion = evidence.fuse() if evidence is not None else None
     return ServiceView(
         service=svc,
         group=cat.groups.get(svc.group) if svc.group else None,
@@ -282,8 +289,20 @@ def service(node: Node, svc: Service, now: float, step: str, lang: str) -> Servi
         ],
         vendor=vendor,
         vendor_line=vendor_line(vendor.state, vendor.description) if vendor else None,
-        opening=probe_opening(node, incident, lang) if incident is not None else None,
+        opening=opening,
+        evidence=evidence,
+        fusion=fusion,
+        likely_cause=likely_cause(fusion, opening, lang) if fusion is not None else None,
     )
+
+
+def likely_cause(fusion: Fusion, opening: ProbeOpening | None, lang: str) -> str | None:
+    """Fusion's cause in the page's language, unless the page already says it, in the sentence
+    that says panne's checks opened the incident."""
+    likely = fusion.cause_fr if lang == "fr" else fusion.cause
+    if likely and opening is not None and opening.cause == inline(likely):
+        return None
+    return likely
 
 
 def _undrawn(countries: list[Share]) -> list[Share]:
@@ -328,9 +347,6 @@ def incident(node: Node, rec: IncidentRecord, now: float, lang: str) -> Incident
     updates = sorted((u for i in ids for u in notes.get(i, [])), key=lambda u: (u.created_at, u.id))
     fusion = evidence.fuse()
     opening = probe_opening(node, rec, lang)
-    likely = fusion.cause_fr if lang == "fr" else fusion.cause
-    if likely and opening is not None and opening.cause == inline(likely):
-        likely = None  # the page already says it, in the sentence that says who opened it
     return IncidentView(
         incident=rec,
         timeline=incident_store.timeline(node.engine, rec.id),
@@ -346,7 +362,7 @@ def incident(node: Node, rec: IncidentRecord, now: float, lang: str) -> Incident
         peak_at=peak_time(rec, kids),
         updates=updates,
         opening=opening,
-        likely_cause=likely,
+        likely_cause=likely_cause(fusion, opening, lang),
     )
 
 
