@@ -106,7 +106,7 @@ def test_quoted_fields_and_blank_lines_are_read_as_csv(tmp_path: Path) -> None:
     ],
 )
 def test_every_iso_form_reads_as_the_same_instants(tmp_path: Path, stamps: list[str]) -> None:
-    """The fast path (one numpy pass for the usual form) and the row-by-row one agree."""
+    """The compiled pass (for the usual forms) and the row-by-row one agree."""
     src = write(tmp_path / "in.csv", [(t, "1") for t in stamps])
     assert run_backtest(src, tmp_path / "out.csv").step_seconds == 60
     table = _read(src, None)

@@ -7,6 +7,7 @@ line naming the row, and the detector is the very same :class:`SeasonalBank` the
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gc
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from panne.detect import backtest_csv
 from panne.detect.seasonal import SeasonalBank
 
 MERGE_STEPS = 10  # alerts this close together are one incident
@@ -48,10 +50,12 @@ class BacktestResult:
 
 @dataclass
 class _Table:
-    """A CSV of counts, checked: its data lines as written, and their columns parsed."""
+    """A CSV of counts, checked: its bytes, where its data lines are, and their columns parsed."""
 
-    header: str  # the header line as written
-    lines: list[str]  # the data lines as written (blank lines left out), without line ends
+    data: bytes  # the file, its byte-order mark left out
+    header: bytes  # the header line as written
+    starts: np.ndarray  # per data line (blank lines left out), where it starts and ends in data
+    ends: np.ndarray
     codes: np.ndarray  # per line, the index of its series in ``names``
     names: list[str]
     times: np.ndarray  # per line, epoch seconds
@@ -64,51 +68,15 @@ def _epoch(text: str) -> float:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
-_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
-_SEPARATORS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":"}
-_UTC_SUFFIXES = ("", "Z", "+00:00")
-
-
-def _utc_seconds(stamps: list[str]) -> np.ndarray | None:
-    """Epoch seconds of timestamps that are all ``YYYY-MM-DDTHH:MM:SS`` in UTC (bare, ``Z`` or
-    ``+00:00``: what exports write), in a few numpy passes instead of a parse per row; None
-    when any is written otherwise, and each then goes through :func:`_epoch`.
-
-    numpy parses that one form exactly as ``datetime.fromisoformat`` does (an impossible date
-    raises), but it also reads forms that are no time of the file's ("now", "2024-03"), so
-    the shape is checked character by character first.
-    """
-    text = np.array(stamps)
-    width = text.dtype.itemsize // 4
-    if text.dtype.kind != "U" or width not in (19, 20, 25):
-        return None
-    chars = text.view(np.uint32).reshape(len(stamps), width)
-    digits = chars[:, _DIGITS]
-    shaped = ((digits >= ord("0")) & (digits <= ord("9"))).all()
-    shaped &= all((chars[:, i] == ord(c)).all() for i, c in _SEPARATORS.items())
-    suffixes = [np.array([ord(c) for c in s.ljust(width - 19, "\0")]) for s in _UTC_SUFFIXES]
-    tails = chars[:, 19:]
-    shaped &= bool(np.logical_or.reduce([(tails == s).all(axis=1) for s in suffixes]).all())
-    if not shaped:
-        return None
-    try:
-        seconds = text.astype("<U19").astype("datetime64[s]")
-    except ValueError:  # a day or an hour that does not exist: said row by row
-        return None
-    return seconds.astype(np.int64).astype(np.float64)
-
-
 def _times(stamps: list[str], *, shared: bool) -> np.ndarray:
     """Epoch seconds per row. Several series share their timestamps: each distinct one is
     parsed once; one series' are all distinct, so they are parsed as they come."""
     unique = list(dict.fromkeys(stamps)) if shared else stamps
-    seconds = _utc_seconds(unique)
-    if seconds is None:
-        try:
-            seconds = np.fromiter(map(_epoch, unique), dtype=np.float64, count=len(unique))
-        except ValueError:
-            i, bad = next((i, t) for i, t in enumerate(stamps, start=2) if _fails(_epoch, t))
-            raise BacktestError(f"row {i}: timestamp {bad!r} is not ISO 8601") from None
+    try:
+        seconds = np.fromiter(map(_epoch, unique), dtype=np.float64, count=len(unique))
+    except ValueError:
+        i, bad = next((i, t) for i, t in enumerate(stamps, start=2) if _fails(_epoch, t))
+        raise BacktestError(f"row {i}: timestamp {bad!r} is not ISO 8601") from None
     if not shared:
         return seconds
     epoch = dict(zip(unique, seconds.tolist(), strict=True))
@@ -123,11 +91,11 @@ def _fails(parse: Callable[[str], object], text: str) -> bool:
     return False
 
 
-def _fields(path: Path, text: str, lines: list[str]) -> list[list[str]]:
+def _fields(path: Path, lines: list[str]) -> list[list[str]]:
     """Each line's fields. A file without a quote character is its lines split on commas,
     exactly as the csv module would read it and several times faster; one with quotes goes
     through the csv module, line by line, so every record stays one line of the output."""
-    if '"' not in text:
+    if not any('"' in line for line in lines):
         return [line.split(",") for line in lines]
     records = list(csv.reader(lines))
     if len(records) != len(lines):
@@ -136,14 +104,19 @@ def _fields(path: Path, text: str, lines: list[str]) -> list[list[str]]:
 
 
 def _read(path: Path, series_column: str | None) -> _Table:
+    """The file read by the compiled passes when it is in the usual form, the general way
+    (the csv module, ``fromisoformat``, ``float``) when not, which also words its errors."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
     except OSError as exc:
         raise BacktestError(f"{path}: {exc.strerror}") from None
+    try:
+        data.decode("utf-8")
     except UnicodeDecodeError:
         raise BacktestError(f"{path}: not UTF-8 text") from None
-    lines = [line for line in text.splitlines() if line]
-    header = next(csv.reader(lines[:1]), [])
+    starts, ends = backtest_csv.line_spans(data)
+    head = data[starts[0] : ends[0]] if starts.size else b""
+    header = next(csv.reader([head.decode()]), [])
     needed = ["timestamp", "count"] + ([series_column] if series_column else [])
     missing = [c for c in needed if c not in header]
     if missing:
@@ -151,9 +124,21 @@ def _read(path: Path, series_column: str | None) -> _Table:
             f"{path}: missing column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)} (found: {', '.join(header) or 'nothing'})"
         )
-    if len(lines) < 2:
+    if starts.size < 2:
         raise BacktestError(f"{path}: no rows after the header")
-    records = _fields(path, text, lines[1:])
+    starts, ends = starts[1:], ends[1:]
+    key = header.index(series_column) if series_column else None
+    rows = backtest_csv.parse(
+        data, starts, ends, len(header), header.index("timestamp"), header.index("count"), key
+    )
+    if isinstance(rows, backtest_csv.Parsed):
+        names = [""]
+        if key is not None:
+            firsts = (data[starts[i] : ends[i]].decode() for i in rows.firsts.tolist())
+            names = [line.split(",")[key] for line in firsts]
+        return _Table(data, head, starts, ends, rows.codes, names, rows.times, rows.counts)
+    lines = [data[a:b].decode() for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    records = _fields(path, lines)
     if set(map(len, records)) != {len(header)}:
         i, r = next((i, r) for i, r in enumerate(records, start=2) if len(r) != len(header))
         raise BacktestError(f"row {i}: {len(r)} fields, the header has {len(header)}")
@@ -170,13 +155,12 @@ def _read(path: Path, series_column: str | None) -> _Table:
         i = int(np.argmax(bad))
         raise BacktestError(f"row {i + 2}: count {column[i]!r} must be zero or more")
     index: dict[str, int] = {}
-    if series_column:
-        key = header.index(series_column)
+    if key is not None:
         codes = np.array([index.setdefault(r[key], len(index)) for r in records])
     else:
         index[""] = 0
         codes = np.zeros(len(records), dtype=np.int64)
-    return _Table(lines[0], lines[1:], codes, list(index), times, counts)
+    return _Table(data, head, starts, ends, codes, list(index), times, counts)
 
 
 def _step(table: _Table) -> int:
@@ -235,16 +219,24 @@ def run_backtest(
     seconds = time.perf_counter() - t0
     expected, alert = judged.expected, judged.alert
     row = (table.codes, at)
-    with output_path.open("w", encoding="utf-8") as f:
-        f.write(f"{table.header},expected,score,alert\n")
-        columns = (
-            table.lines,
-            map("{:.3f}".format, expected[row].tolist()),
-            map("{:.4f}".format, judged.score[row].tolist()),
-            np.where(alert[row], "1", "0").tolist(),
-        )
-        f.write("\n".join(map(",".join, zip(*columns, strict=True))))
-        f.write("\n")
+    expected_rows, score_rows, alert_rows = expected[row], judged.score[row], alert[row]
+    with output_path.open("wb") as f:
+        f.write(table.header + b",expected,score,alert\n")
+        if backtest_csv.writable(expected_rows) and backtest_csv.writable(score_rows):
+            f.writelines(
+                backtest_csv.formatted(
+                    table.data, table.starts, table.ends, expected_rows, score_rows, alert_rows
+                )
+            )
+        else:  # a count of 1e300: beyond what the compiled pass writes
+            spans = zip(table.starts.tolist(), table.ends.tolist(), strict=True)
+            columns = (
+                (table.data[a:b].decode() for a, b in spans),
+                map("{:.3f}".format, expected_rows.tolist()),
+                map("{:.4f}".format, score_rows.tolist()),
+                np.where(alert_rows, "1", "0").tolist(),
+            )
+            f.writelines(f"{line}\n".encode() for line in map(",".join, zip(*columns, strict=True)))
     found = []
     for s, name in enumerate(table.names):
         for a, b in _spans(alert[s]):
@@ -259,7 +251,7 @@ def run_backtest(
                     float(grid[s, peak] / max(expected[s, peak], 1e-3)),
                 )
             )
-    return BacktestResult(len(table.lines), len(table.names), step, seconds, found)
+    return BacktestResult(table.starts.size, len(table.names), step, seconds, found)
 
 
 def _spans(alert: np.ndarray) -> list[tuple[int, int]]:
