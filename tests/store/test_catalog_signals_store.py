@@ -3,7 +3,6 @@ and the real PostgreSQL: imported, replaced, removed, never mixed up with an ope
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,11 +14,10 @@ from panne.catalog import Catalog, CatalogError, default_catalog, parse
 from panne.signals.probes import ProbeResult, ProbeSpec
 from panne.signals.vendor_status import VendorSource
 from panne.store import catalog as catalog_store
-from panne.store import migrate, probe_defs
+from panne.store import probe_defs
 from panne.store import probes as probe_store
 from panne.store import vendor_status as vendor_store
 from panne.store.catalog_signals import Tally
-from panne.store.engine import make_engine
 from panne.store.schema import metadata, probe_state
 
 T0 = 1_709_650_800.0  # 2024-03-05 15:00 UTC
@@ -28,13 +26,7 @@ SMTP = {"id": "acme-smtp", "kind": "tcp", "target": "mx.acme.example:25"}
 PAGE = {"kind": "statuspage", "url": "https://status.acme.example", "components": ["API"]}
 
 
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    migrate.upgrade(eng)
-    catalog_store.merge(eng, default_catalog())
-    yield eng
-    eng.dispose()
+pytestmark = pytest.mark.usefixtures("default_services")
 
 
 def acme(**service: Any) -> Catalog:

@@ -4,8 +4,6 @@ never handed out twice."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -21,14 +19,6 @@ from panne.store.notifications import Subscription
 from panne.store.schema import maintenance_windows, metadata
 
 T0 = 1_709_651_400
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    migrate.upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def incident(engine: Engine, events: list[tuple[str, int]]) -> None:

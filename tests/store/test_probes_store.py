@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -12,20 +11,11 @@ from sqlalchemy import Engine, func, inspect, select
 from panne.signals.probes import ProbeResult, ProbeSpec
 from panne.store import migrate
 from panne.store import probes as probe_store
-from panne.store.engine import make_engine
 from panne.store.schema import probe_results, probes
 
 T0 = 1_709_650_800.0  # 2024-03-05 15:00 UTC
 DAY = 86_400.0
 TABLES = {"probes", "probe_results", "probe_state", "probe_events"}
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    migrate.upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def spec(probe_id: str = "api", **kw: object) -> ProbeSpec:

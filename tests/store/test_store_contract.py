@@ -24,13 +24,7 @@ from panne.store.writer import ReportWriter
 T0 = 1_709_650_800  # 2024-03-05 15:00 UTC
 
 
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    migrate.upgrade(eng)
-    catalog_store.merge(eng, default_catalog())
-    yield eng
-    eng.dispose()
+pytestmark = pytest.mark.usefixtures("default_services")
 
 
 @pytest.fixture

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
 from panne.signals.vendor_status import StateName, VendorIncident, VendorSource, VendorState
-from panne.store import migrate
 from panne.store import vendor_status as store
-from panne.store.engine import make_engine
 from panne.store.schema import metadata
 
 T0 = 1_709_650_800.0  # 2024-03-05 15:00 UTC
@@ -25,14 +20,6 @@ INCIDENT = VendorIncident(
     T0 - 300,
     "We are investigating reports of degraded performance for Actions and Pages.",
 )
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    migrate.upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def state(kind: StateName = "warn", *, stale: bool = False, at: float = T0) -> VendorState:
