@@ -1,4 +1,5 @@
-"""The admin routes' authentication, shared by every admin router (api_admin.py, api_probes.py).
+"""The admin routes' authentication, shared by every admin router (api_admin.py, api_probes.py,
+api_vendors.py).
 
 ``Authorization: Bearer KEY`` with a live key created with ``--trusted``: a key that only
 submits reports must not redirect alerts or point probes anywhere. 401 without a key, 403 with
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import Header
+from fastapi import APIRouter, Depends, Header
 
 from panne.node import Node
 from panne.store import keys
@@ -36,3 +37,10 @@ def admin_key_dependency(node: Node) -> Callable[..., ApiKey]:
         return key
 
     return admin_key
+
+
+def admin_router(node: Node, prefix: str) -> APIRouter:
+    """A router under ``prefix`` whose every route needs a trusted key."""
+    return APIRouter(
+        prefix=prefix, tags=["admin"], dependencies=[Depends(admin_key_dependency(node))]
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
 from panne.node import Node
 from panne.signals.definition_guard import probe_refusal
@@ -26,7 +26,7 @@ from panne.store import probe_defs
 from panne.store import probes as probe_store
 from panne.store.catalog_signals import CATALOG
 from panne.store.probe_defs import StoredProbe
-from panne.web.admin_auth import admin_key_dependency
+from panne.web.admin_auth import admin_router
 from panne.web.api_incidents import iso
 from panne.web.problems import ProblemError, unknown_service
 
@@ -59,11 +59,7 @@ def _catalog_owned(probe_id: str) -> ProblemError:
 
 def build_router(node: Node) -> APIRouter:
     router = APIRouter()
-    admin = APIRouter(
-        prefix="/api/v1/admin/probes",
-        tags=["admin"],
-        dependencies=[Depends(admin_key_dependency(node))],
-    )
+    admin = admin_router(node, "/api/v1/admin/probes")
 
     def checked(data: dict[str, Any]) -> ProbeSpec:
         try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
 from panne.node import Node
 from panne.signals.definition_guard import source_refusal
@@ -23,7 +23,7 @@ from panne.signals.vendor_status import VendorSource, VendorSourceError, VendorS
 from panne.store import vendor_status as store
 from panne.store.catalog_signals import CATALOG
 from panne.store.vendor_status import SourceRow
-from panne.web.admin_auth import admin_key_dependency
+from panne.web.admin_auth import admin_router
 from panne.web.api_incidents import iso
 from panne.web.problems import ProblemError, unknown_service
 
@@ -84,11 +84,7 @@ def _catalog_owned(service: str) -> ProblemError:
 
 def build_router(node: Node) -> APIRouter:
     router = APIRouter()
-    admin = APIRouter(
-        prefix="/api/v1/admin/vendors",
-        tags=["admin"],
-        dependencies=[Depends(admin_key_dependency(node))],
-    )
+    admin = admin_router(node, "/api/v1/admin/vendors")
 
     def checked(data: dict[str, Any]) -> VendorSource:
         try:
