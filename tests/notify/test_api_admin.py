@@ -11,6 +11,7 @@ from tests.notify.conftest import Receiver
 from tests.web.incident_rows import T0, store
 
 from panne.clock import ManualClock
+from panne.notify.channels import sign
 from panne.store import keys
 from panne.store import notifications as notify_store
 from panne.store.incidents import IncidentEvent
@@ -330,3 +331,114 @@ def test_an_update_with_an_empty_body_names_the_field_body(srv: LiveServer) -> N
         assert bell.json()["detail"] == "title: must not contain a control character (U+0007)"
         lines = c.post(url, json={"state": "identified", "body": "Restarting.\n\tLogin first."})
         assert lines.status_code == 201 and lines.json()["body"] == "Restarting.\n\tLogin first."
+
+
+def test_a_subscription_is_changed_in_place_and_keeps_its_log(
+    make_server: Make, receiver: Receiver, clock: ManualClock
+) -> None:
+    clock.set(T0 + 200)
+    srv: LiveServer = make_server(notify_allow_private=True)
+    with client(srv) as c:
+        made = c.post(
+            "/api/v1/admin/subscriptions",
+            json={"name": "ops", "services": ["facebook"], "webhook_url": receiver.url},
+        ).json()
+        path = f"/api/v1/admin/subscriptions/{made['id']}"
+        store(srv.node, "facebook-1")
+        srv.node.notify_once()
+        [first] = receiver.received
+        assert first.headers["Panne-Signature"] == sign(
+            made["secret"], first.headers["Panne-Timestamp"], first.body
+        )
+
+        r = c.patch(path, json={"name": "Platform", "min_severity": "major", "countries": ["FR"]})
+        assert r.status_code == 200, r.text
+        changed = r.json()
+        assert changed["id"] == made["id"] and changed["name"] == "Platform"
+        assert (changed["min_severity"], changed["countries"]) == ("major", ["FR"])
+        assert changed["services"] == ["facebook"] and changed["channel"] == "webhook"
+        assert "secret" not in changed  # the same secret, not shown again
+        assert c.get("/api/v1/admin/subscriptions").json()["subscriptions"] == [changed]
+        log = c.get(f"/api/v1/admin/deliveries?subscription={made['id']}").json()["deliveries"]
+        assert log and all(d["subscription"] == made["id"] for d in log)
+
+        rotated = c.patch(path, json={"new_secret": True, "countries": []}).json()
+        assert len(rotated["secret"]) >= 32 and rotated["secret"] != made["secret"]
+        store(srv.node, "facebook-2", started_at=T0 + 60)
+        clock.advance(600)
+        srv.node.notify_once()
+        second = receiver.received[-1]
+        assert second.json()["incident_id"] == "facebook-2"
+        assert second.headers["Panne-Signature"] == sign(
+            rotated["secret"], second.headers["Panne-Timestamp"], second.body
+        )
+
+        mail = c.patch(path, json={"apprise_url": "mailtos://u:pw@example.org?to=a@b.fr"})
+        assert mail.status_code == 200 and mail.json()["channel"] == "apprise"
+        assert "secret" not in mail.json() and "pw" not in mail.json()["url"]
+        refused = c.patch(path, json={"new_secret": True})
+        assert refused.status_code == 422 and refused.json()["detail"].startswith("new_secret")
+        back = c.patch(path, json={"webhook_url": receiver.url}).json()
+        assert back["channel"] == "webhook" and len(back["secret"]) >= 32  # a new one: told once
+
+
+def test_a_new_url_starts_the_failure_count_afresh(srv: LiveServer) -> None:
+    with client(srv) as c:
+        made = c.post(
+            "/api/v1/admin/subscriptions",
+            json={"name": "ops", "webhook_url": "https://hooks.example.org/old"},
+        ).json()
+        with srv.node.engine.begin() as conn:
+            notify_store.gave_up(conn, made["id"], 1)
+            notify_store.disable(conn, made["id"], "HTTP 410", 1)
+        path = f"/api/v1/admin/subscriptions/{made['id']}"
+        same = c.patch(path, json={"name": "ops 2"}).json()
+        assert (same["failing"], same["consecutive_failures"]) == (True, 1)
+        moved = c.patch(path, json={"webhook_url": "https://hooks.example.org/new"}).json()
+        assert (moved["failing"], moved["consecutive_failures"]) == (False, 0)
+        assert moved["disabled_at"] is not None  # enabled again only when asked
+        assert "secret" not in moved  # still a webhook: its secret stays
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"services": ["nope"]}, "services: no service 'nope' in the catalog"),
+        ({"countries": ["XX"]}, "countries: 'XX' is not an ISO 3166-1 alpha-2 code"),
+        ({"webhook_url": "ftp://example.org/x"}, "webhook_url: must be an http:// or https://"),
+        ({"webhook_url": "http://10.1.2.3/x"}, "10.1.2.3 is a private address"),
+        (
+            {"webhook_url": "https://a.example/", "apprise_url": "json://a.example/"},
+            "give exactly one of webhook_url and apprise_url",
+        ),
+        ({"apprise_url": "json://a.example/", "secret": "s" * 20}, "secret: only webhooks"),
+        ({"secret": "short"}, "secret: String should have at least 16 characters"),
+        ({"name": "   "}, "name: must not be blank"),
+        ({"min_severity": "huge"}, "min_severity: Input should be 'minor', 'major' or"),
+        ({"colour": "red"}, "colour: Extra inputs are not permitted"),
+    ],
+)
+def test_a_bad_change_is_refused_and_nothing_changes(
+    srv: LiveServer, body: dict[str, Any], detail: str
+) -> None:
+    with client(srv) as c:
+        made = c.post(
+            "/api/v1/admin/subscriptions",
+            json={"name": "ops", "webhook_url": "https://hooks.example.org/x"},
+        )
+        before = c.get("/api/v1/admin/subscriptions").json()
+        r = c.patch(f"/api/v1/admin/subscriptions/{made.json()['id']}", json=body)
+        assert c.get("/api/v1/admin/subscriptions").json() == before
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    assert detail in r.json()["detail"]
+
+
+def test_changing_an_unknown_subscription_is_a_404(srv: LiveServer) -> None:
+    with client(srv) as c:
+        r = c.patch("/api/v1/admin/subscriptions/999", json={"name": "x"})
+        assert r.status_code == 404 and r.json()["detail"] == "no subscription 999"
+        huge = c.patch(f"/api/v1/admin/subscriptions/{HUGE}", json={})
+        assert huge.status_code == 422 and huge.json()["errors"][0]["field"] == "sub_id"
+    with client(srv, trusted=False) as c:
+        assert c.patch("/api/v1/admin/subscriptions/1", json={}).status_code == 403

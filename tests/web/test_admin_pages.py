@@ -196,6 +196,50 @@ def test_urls_are_masked_and_a_disabled_subscription_can_be_enabled_again(
     assert gone.status_code == 303
 
 
+def test_a_subscription_is_changed_from_the_page(site: Site, sign_in: SignIn) -> None:
+    client, token = sign_in()
+    form = {"token": token, "name": "to-change", "services": "steam", "channel": "webhook",
+            "url": "http://127.0.0.1:9/hook"}  # fmt: skip
+    assert client.post("/admin/subscriptions", data=form).status_code == 201
+    with site.node.engine.connect() as conn:
+        [sub] = [s for s in notification_store.subscriptions_list(conn) if s.name == "to-change"]
+    edit = f"/admin/subscriptions/{sub.id}/edit"
+    page = client.get("/admin").text
+    assert f'action="{edit}"' in page and 'value="steam"' in page
+    assert "127.0.0.1:9" not in page.split(f'action="{edit}"')[1].split("</form>")[0]
+
+    change = {"token": token, "name": "changed", "services": "steam, discord", "groups": "",
+              "countries": "fr", "min_severity": "critical", "language": "fr",
+              "channel": "webhook", "url": ""}  # fmt: skip
+    done = client.post(edit, data=change)
+    assert done.status_code == 303 and done.headers["location"] == "/admin?done=changed"
+    assert "Subscription changed." in client.get("/admin?done=changed").text
+    with site.node.engine.connect() as conn:
+        after = notification_store.get_subscription(conn, sub.id)
+    assert after is not None
+    assert (after.name, after.countries) == ("changed", ["FR"])
+    assert after.services == ["steam", "discord"]
+    assert (after.min_severity, after.language, after.url) == ("critical", "fr", sub.url)
+    assert after.secret == sub.secret
+
+    rotated = client.post(edit, data={**change, "new_secret": "1"})
+    assert rotated.status_code == 200 and "Webhook secret, shown only now:" in rotated.text
+    with site.node.engine.connect() as conn:
+        again = notification_store.get_subscription(conn, sub.id)
+    assert again is not None and again.secret != sub.secret and again.secret in rotated.text
+
+    switched = client.post(edit, data={**change, "channel": "apprise"})
+    assert switched.status_code == 422 and "url: another channel needs its URL" in switched.text
+    bad = client.post(edit, data={**change, "services": "nope"})
+    assert bad.status_code == 422 and "no service &#39;nope&#39; in the catalog" in bad.text
+    assert client.post(edit, data={**change, "token": "forged"}).status_code == 403
+    unknown = client.post("/admin/subscriptions/99999/edit", data=change)
+    assert unknown.status_code == 404 and "no subscription 99999" in unknown.text
+    french = client.get("/admin", headers={"accept-language": "fr"}).text
+    assert "Modifier" in french and "Enregistrer" in french
+    assert client.post(f"/admin/subscriptions/{sub.id}/delete", data={"token": token})
+
+
 HUGE = "99999999999999999999999"  # beyond any integer column: SQLite cannot even bind it
 
 

@@ -12,6 +12,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from tests.web.conftest import Site
 
+from panne.store import keys
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -239,3 +241,30 @@ def test_chart_axis_labels_are_readable_on_a_phone(
         page.locator(".chart").first.screenshot(path=str(tmp_path / "phone-chart.png"))
     finally:
         context.close()
+
+
+def test_an_operator_changes_a_subscription_in_the_admin_page(
+    outage_site: Site, page: Page
+) -> None:
+    _, plain = keys.create(outage_site.node.engine, "ops", trusted=True, now_ms=0)
+    page.goto(outage_site.url + "/admin/login")
+    page.locator("input[name=key]").fill(plain)
+    page.locator("form button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("Admin")
+    add = page.locator("form[action='/admin/subscriptions']")
+    add.locator("input[name=name]").fill("night shift")
+    add.locator("input[name=services]").fill("steam")
+    add.locator("select[name=channel]").select_option("apprise")
+    add.locator("input[name=url]").fill("json://hooks.example.org/panne")
+    add.locator("button[type=submit]").click()
+    row = page.locator("tr", has_text="night shift")
+    row.locator("summary", has_text="Change").click()
+    form = row.locator("form.filters")
+    expect(form.locator("input[name=services]")).to_have_value("steam")
+    form.locator("input[name=name]").fill("day shift")
+    form.locator("select[name=min_severity]").select_option("critical")
+    form.locator("button", has_text="Save").click()
+    expect(page.locator(".done")).to_have_text("Subscription changed.")
+    changed = page.locator("tr", has_text="day shift")
+    expect(changed).to_contain_text("≥ critical")
+    expect(page.locator("tr", has_text="night shift")).to_have_count(0)

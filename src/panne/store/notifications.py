@@ -77,9 +77,9 @@ def _subscription(r: Any) -> Subscription:
 # -- subscriptions -----------------------------------------------------------------------------
 
 
-def create_subscription(engine: Engine, sub: Subscription) -> Subscription:
-    """Insert ``sub`` (its ``id`` is ignored) and return it with the id given."""
-    values = {
+def _chosen(sub: Subscription) -> dict[str, Any]:
+    """The columns a person chooses; the rest is the subscription's health."""
+    return {
         "name": sub.name,
         "services": sub.services,
         "groups": sub.groups,
@@ -89,6 +89,13 @@ def create_subscription(engine: Engine, sub: Subscription) -> Subscription:
         "channel": sub.channel,
         "url": sub.url,
         "secret": sub.secret,
+    }
+
+
+def create_subscription(engine: Engine, sub: Subscription) -> Subscription:
+    """Insert ``sub`` (its ``id`` is ignored) and return it with the id given."""
+    values = {
+        **_chosen(sub),
         "created_at": sub.created_at,
         "consecutive_failures": 0,
         "failing": False,
@@ -115,6 +122,21 @@ def get_subscription(conn: Connection, sub_id: int) -> Subscription | None:
         return None
     row = conn.execute(select(subscriptions).where(subscriptions.c.id == sub_id)).first()
     return None if row is None else _subscription(row)
+
+
+def update_subscription(engine: Engine, sub: Subscription) -> Subscription | None:
+    """Store what a person chose of subscription ``sub.id`` (its name, filters, language,
+    channel, URL and secret), None if it is gone. A new URL or channel starts the failure
+    count afresh: the errors were the old address's. Disabled stays disabled until enabled."""
+    values = _chosen(sub)
+    with engine.begin() as conn:
+        old = get_subscription(conn, sub.id)
+        if old is None:
+            return None
+        if (old.channel, old.url) != (sub.channel, sub.url):
+            values |= {"consecutive_failures": 0, "failing": False}
+        conn.execute(update(subscriptions).where(subscriptions.c.id == sub.id).values(**values))
+        return get_subscription(conn, sub.id)
 
 
 def delete_subscription(engine: Engine, sub_id: int) -> bool:

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -72,6 +72,24 @@ class SubscriptionIn(BaseModel):
     webhook_url: str | None = Field(None, max_length=2000, description="signed JSON POSTs")
     apprise_url: str | None = Field(None, max_length=2000, description="any Apprise URL")
     secret: Secret | None = Field(None, description="webhook secret (default: generated)")
+
+
+class SubscriptionPatch(BaseModel):
+    """A change to a subscription: the fields given replace the stored ones, the rest stay.
+    A new ``webhook_url`` or ``apprise_url`` may change the channel too."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Line | None = Field(None, min_length=1, max_length=200)
+    services: list[str] | None = None
+    groups: list[str] | None = None
+    countries: list[str] | None = None
+    min_severity: Literal["minor", "major", "critical"] | None = None
+    language: Literal["en", "fr"] | None = None
+    webhook_url: str | None = Field(None, max_length=2000, description="signed JSON POSTs")
+    apprise_url: str | None = Field(None, max_length=2000, description="any Apprise URL")
+    secret: Secret | None = Field(None, description="a new webhook secret")
+    new_secret: bool = Field(False, description="a new webhook secret, generated")
 
 
 class StatusUpdateIn(BaseModel):
@@ -153,18 +171,61 @@ def subscribe(node: Node, body: SubscriptionIn) -> Subscription:
         node.engine,
         Subscription(
             id=0,
-            name=body.name,
-            services=body.services,
-            groups=body.groups,
-            countries=body.countries,
-            min_severity=body.min_severity,
-            language=body.language,
+            **_filters(body),
             channel=channel,
             url=url,
             secret=secret,
             created_at=int(node.clock.now()),
         ),
     )
+
+
+def _filters(body: SubscriptionIn) -> dict[str, Any]:
+    """Who is told of what, in which language: what a subscription is besides its channel."""
+    return {
+        "name": body.name,
+        "services": body.services,
+        "groups": body.groups,
+        "countries": body.countries,
+        "min_severity": body.min_severity,
+        "language": body.language,
+    }
+
+
+def edit(node: Node, sub_id: int, patch: SubscriptionPatch) -> tuple[Subscription, str | None]:
+    """Change a subscription, checked as a new one would be; the answer holds the webhook's
+    secret when this change set one (a webhook keeps its secret otherwise, and one that was
+    another channel gets a new one). 404 for an unknown subscription."""
+    with node.engine.connect() as conn:
+        old = store.get_subscription(conn, sub_id)
+    if old is None:
+        raise ProblemError(404, f"no subscription {sub_id}")
+    urls = (patch.webhook_url, patch.apprise_url)
+    if urls == (None, None):
+        urls = (old.url, None) if old.channel == "webhook" else (None, old.url)
+    body = SubscriptionIn(
+        name=old.name if patch.name is None else patch.name,
+        services=old.services if patch.services is None else patch.services,
+        groups=old.groups if patch.groups is None else patch.groups,
+        countries=old.countries if patch.countries is None else patch.countries,
+        min_severity=patch.min_severity or old.min_severity,  # type: ignore[arg-type]
+        language=patch.language or old.language,  # type: ignore[arg-type]
+        webhook_url=urls[0],
+        apprise_url=urls[1],
+        secret=patch.secret,
+    )
+    channel, url = check_subscription(node, body)
+    if patch.new_secret and channel != "webhook":
+        raise _invalid("new_secret: only webhooks are signed", "new_secret")
+    told = patch.secret
+    if channel == "webhook" and told is None and (patch.new_secret or old.channel != "webhook"):
+        told = secrets.token_urlsafe(32)
+    secret = None if channel != "webhook" else told or old.secret
+    changed = replace(old, **_filters(body), channel=channel, url=url, secret=secret)
+    sub = store.update_subscription(node.engine, changed)
+    if sub is None:  # deleted meanwhile
+        raise ProblemError(404, f"no subscription {sub_id}")
+    return sub, told
 
 
 def enable(node: Node, sub_id: int) -> Subscription:

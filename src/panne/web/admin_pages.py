@@ -182,6 +182,34 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
 
         return await act(request, do)
 
+    @router.post("/subscriptions/{sub_id}/edit")
+    async def edit(request: Request, sub_id: int) -> Response:
+        def do(who: Session, form: dict[str, list[str]]) -> Any:
+            url = _one(form, "url")  # empty: the same address
+            webhook = _one(form, "channel") == "webhook"
+            with node.engine.connect() as conn:
+                now = notification_store.get_subscription(conn, sub_id)
+            if not url and now is not None and webhook != (now.channel == "webhook"):
+                raise ProblemError(422, "url: another channel needs its URL", field="url")
+            body = actions.SubscriptionPatch(
+                name=_one(form, "name"),
+                services=_list(form, "services"),
+                groups=_list(form, "groups"),
+                countries=[c.upper() for c in _list(form, "countries")],
+                min_severity=_one(form, "min_severity") or None,  # type: ignore[arg-type]
+                language=_one(form, "language") or None,  # type: ignore[arg-type]
+                webhook_url=url if url and webhook else None,
+                apprise_url=url if url and not webhook else None,
+                secret=None,
+                new_secret=_one(form, "new_secret") == "1",
+            )
+            _, secret = actions.edit(node, sub_id, body)
+            if secret is None:
+                return "changed"
+            return page(request, who, done="changed", secret=secret)
+
+        return await act(request, do)
+
     @router.post("/subscriptions/{sub_id}/delete")
     async def unsubscribe(request: Request, sub_id: int) -> Response:
         def do(_: Session, __: dict[str, list[str]]) -> str:

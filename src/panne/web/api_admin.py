@@ -24,7 +24,12 @@ from panne.store.notifications import Delivery, Subscription
 from panne.store.schema import MAX_ID
 from panne.store.status_updates import StatusUpdate
 from panne.web import admin_actions as actions
-from panne.web.admin_actions import MaintenanceIn, StatusUpdateIn, SubscriptionIn
+from panne.web.admin_actions import (
+    MaintenanceIn,
+    StatusUpdateIn,
+    SubscriptionIn,
+    SubscriptionPatch,
+)
 from panne.web.admin_auth import admin_key_dependency
 from panne.web.api_incidents import iso
 from panne.web.problems import ProblemError
@@ -105,6 +110,11 @@ def build_router(node: Node) -> APIRouter:
     )
     def enable_subscription(sub_id: SubscriptionId) -> dict[str, Any]:
         return subscription_json(actions.shown(actions.enable(node, sub_id)))
+
+    @router.patch("/subscriptions/{sub_id}", summary="Change a subscription")
+    def edit_subscription(sub_id: SubscriptionId, body: SubscriptionPatch) -> dict[str, Any]:
+        sub, secret = actions.edit(node, sub_id, body)
+        return subscription_json(actions.shown(sub), secret=secret)
 
     @router.delete("/subscriptions/{sub_id}", status_code=204, summary="Unsubscribe")
     def delete_subscription(sub_id: SubscriptionId) -> Response:
