@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, select
 
 from panne.catalog import Catalog
 from panne.clock import Clock, minute_of
-from panne.detect import Judgements, SeasonalBank, ShareBank
+from panne.detect import PEEK_FROM, Judgements, SeasonalBank, ShareBank
 from panne.fusion_store import probe_incident_cause
 from panne.incidents import (
     GroupIncident,
@@ -259,7 +259,7 @@ class Watcher:
                 c[country] = c.get(country, 0) + n
                 p[problem] = p.get(problem, 0) + n
         for r, slug in enumerate(self.slugs):
-            rate = partial[r] / fraction if fraction >= 0.25 else self.last_observed[r]
+            rate = partial[r] / fraction if fraction >= PEEK_FROM else self.last_observed[r]
             countries, problems = window[r]
             from_full = bool(last.alert[r]) or float(last.score[r]) >= self.policy.elevated_score
             sig = Signal(

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from panne.detect import Detector, SeasonalBank, ShareBank
+from panne.detect import PEEK_FROM, Detector, SeasonalBank, ShareBank
 from panne.detect.reference import same_time_yesterday
 from panne.detect.test import tail_p
 
@@ -128,6 +128,26 @@ def test_partial_minute_flags_a_surge_before_the_minute_ends() -> None:
     before = det.to_state()
     det.peek(now, 10_000, 0.5)
     assert det.to_state() == before  # peeking learns nothing
+
+
+def test_an_unfinished_minute_alerts_on_strength_once_a_quarter_has_passed() -> None:
+    """Its first seconds are too few reports to judge, and a moderate excess must last five
+    whole minutes: a peek cannot make the fifth out of the previous four and a few seconds."""
+    det = Detector()
+    counts = seasonal(np.random.default_rng(7), 30.0, 8)
+    for i, c in enumerate(counts):
+        det.update(T0 + 60 * i, c)
+    now = T0 + 60 * len(counts)
+    surge = det.peek(now, 0, 1.0).expected * 20
+    assert not det.peek(now, surge * 0.2, 0.2).alert
+    assert det.peek(now, surge * PEEK_FROM, PEEK_FROM).alert
+    peeked, judged = [], []
+    for k in range(10):  # a moderate excess (3.5x): no strength, it must last
+        minute = now + 60 * k
+        x = det.peek(minute, 0, 1.0).expected * 3.5 + 10
+        peeked.append(det.peek(minute, x * 0.9, 0.9).alert)
+        judged.append(det.update(minute, x).alert)
+    assert any(judged) and not any(peeked)  # alerted by whole minutes only
 
 
 def test_state_round_trip_is_small_and_exact() -> None:

@@ -16,7 +16,7 @@ from scipy.special import betainc
 
 from panne.detect import Judgements, SeasonalBank, ShareBank
 from panne.detect import test as detect_test
-from panne.detect.kernels import SHIFT_DECAY, SHIFT_MINUTES
+from panne.detect.kernels import PEEK_FROM, SHIFT_DECAY, SHIFT_MINUTES
 from panne.detect.seasonal import SLOT_SECONDS, SLOTS, WARM_UP_MINUTES, BaselineParams
 from panne.detect.share import HOURS, MIN_SEEN, PRIOR_INV_K, SHARE_VISITS
 from panne.detect.test import SCORE_DECADES
@@ -88,8 +88,9 @@ class PlainWindows:
             p, candidate, strong = np.minimum(p, pw), candidate | cw, strong | sw
         candidate &= valid
         streak = np.where(candidate, self.streak + 1, 0)
-        persistent = streak >= self.t.persist_minutes
-        alert = valid & (self.seen >= self.min_seen) & (strong | persistent)
+        persistent = (streak >= self.t.persist_minutes) & commit
+        judged = valid & (self.seen >= self.min_seen) & (fraction >= PEEK_FROM)
+        alert = judged & (strong | persistent)
         if commit:
             self.ring_x[:, self.pos] = np.where(valid, x, np.nan)
             self.ring_mu[:, self.pos] = mu

@@ -7,6 +7,7 @@ The banks keep their state in numpy arrays; the step itself is compiled (:mod:`.
 """
 
 from panne.detect.detector import Detector, Judgement
+from panne.detect.kernels import PEEK_FROM
 from panne.detect.seasonal import BaselineParams, SeasonalBank
 from panne.detect.share import ShareBank
 from panne.detect.test import TestParams
@@ -32,6 +33,7 @@ def warm() -> None:
 
 
 __all__ = [
+    "PEEK_FROM",
     "BaselineParams",
     "Detector",
     "Judgement",

@@ -44,6 +44,7 @@ HOURS = 24  # a part keeps its share per hour of the day
 SHARE_VISITS = 180.0  # time constant of an hour's share, in minutes of that hour: three days
 SHARE_DISPERSION_RATE = 1 / 2880
 WINDOWS = (3, 15)  # trailing windows besides the minute itself
+PEEK_FROM = 0.25  # the part of a minute that must have passed before it can alert unfinished
 RING = max(WINDOWS) - 1  # the previous minutes a series keeps
 
 # The kernels read TestParams and BaselineParams as arrays of their fields, in their order.
@@ -211,7 +212,14 @@ def _judge(
             strong |= sw
     candidate &= valid
     run = streak[i] + 1 if candidate else 0
-    alert = valid and seen[i] >= min_seen and (strong or run >= test[PERSIST_MINUTES])
+    # An unfinished minute alerts on strength alone, and only once PEEK_FROM of it has passed.
+    # Its trailing windows are mostly the minutes before it, so a few seconds of it would
+    # carry on a candidate that has just ended (a media burst's fifth minute) and claim the
+    # persistence of a moderate excess; and its first seconds, judged five more times a minute,
+    # would find a media burst's noise strong (benchmarks/live_delay.py: twice the false alarms).
+    lasted = commit and run >= test[PERSIST_MINUTES]
+    judged = valid and seen[i] >= min_seen and fraction >= PEEK_FROM
+    alert = judged and (strong or lasted)
     if commit:
         ring_x[i, pos] = x
         ring_mu[i, pos] = mu
