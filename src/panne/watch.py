@@ -27,16 +27,13 @@ from panne.catalog import Catalog
 from panne.clock import Clock, minute_of
 from panne.detect import PEEK_FROM, Judgements, SeasonalBank, ShareBank
 from panne.fusion_store import probe_incident_cause
+from panne.incident_groups import GroupIncident, GroupState, GroupTransition, group_step
 from panne.incidents import (
-    GroupIncident,
-    GroupState,
-    GroupTransition,
     Incident,
     Policy,
     ServiceState,
     Signal,
     Transition,
-    group_step,
     step,
 )
 from panne.probe_incidents import (
