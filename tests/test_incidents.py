@@ -24,7 +24,7 @@ from panne.incidents import (
     step,
 )
 
-P = Policy()
+P = Policy(open_after_seconds=60.0)  # the tests below count in minutes of alert
 T = 1_709_652_300.0  # 2024-03-05 15:25 UTC
 TICK = 10.0
 COUNTRIES = {"US": 60, "GB": 25, "TN": 15}
