@@ -407,7 +407,16 @@ def build_parser() -> argparse.ArgumentParser:
     database(p)
     p.set_defaults(func=cmd_vendor_poll)
 
-    p = sub.add_parser("backtest", help="run the detector over a CSV of counts")
+    p = sub.add_parser(
+        "backtest",
+        help="run the detector over a CSV of counts",
+        description="Run the live detector, unchanged, over a CSV of counts (a regular step, "
+        "1 minute, 5 minutes or any other, inferred) and write each row back with expected, "
+        "score (0 to 1) and alert (0 or 1); print the incidents found. Files in the usual "
+        "export form (no quotes; UTC times such as 2024-03-05T14:00:00Z; plain numbers) are "
+        "read and written by compiled passes, the first time after compiling them for a few "
+        "seconds; any other CSV is read row by row. A bad row is named with its number.",
+    )
     p.add_argument("input", help="CSV with columns timestamp (ISO 8601) and count")
     p.add_argument(
         "-o", "--output", required=True, help="CSV to write, with expected, score, alert"
