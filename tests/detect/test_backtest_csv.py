@@ -45,6 +45,16 @@ def test_fixed_decimals_are_pythons_for_any_double(values: list[float]) -> None:
         assert written(values, k) == [format(v, f".{k}f") for v in values]
 
 
+def test_the_widest_rows_fit_their_piece() -> None:
+    """Both columns at their widest, on every row of a piece: nothing written past its end."""
+    x = np.full(50, -(2.0**40) + 2.0**-12)
+    data = b"r\n" * 50
+    starts, ends = backtest_csv.line_spans(data)
+    out = b"".join(backtest_csv.formatted(data, starts, ends, x, x, x < 0, chunk=16))
+    line = f"r,{x[0]:.3f},{x[0]:.4f},1"
+    assert out.decode().splitlines() == [line] * 50
+
+
 def test_what_it_cannot_write_is_said() -> None:
     assert backtest_csv.writable(np.array([0.0, 2.0**40 - 1]))
     for v in (np.nan, np.inf, -np.inf, 2.0**40, 1e300):

@@ -15,6 +15,7 @@ over a power of ten, both exact, so one correctly rounded division). What they w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ from panne.detect.kernels import _jit
 COMMA, QUOTE, CR, LF = 44, 34, 13, 10
 MAX_DIGITS = 15  # a count's digits: below 2**53, so exactly a double
 FIXED_LIMIT = 2.0**40  # below it a value times 10**4 keeps its binary point inside 64 bits
+ADDED_WIDTH = 48  # bytes written after a line, at the most: 42 (see formatted)
 _POWERS = np.array([10.0**i for i in range(MAX_DIGITS + 1)])  # exact doubles
 _U1 = np.uint64(1)
 
@@ -289,21 +291,20 @@ def formatted(
     score: np.ndarray,
     alert: np.ndarray,
     chunk: int = 1 << 16,
-) -> list[bytes]:
+) -> Iterator[bytes]:
     """Each row's line as written, then ``,expected,score,alert`` as ``{:.3f}``, ``{:.4f}``
     and 0 or 1, in pieces of ``chunk`` rows (the output is never held whole)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     e_bits = np.ascontiguousarray(expected, dtype=np.float64).view(np.uint64)
     s_bits = np.ascontiguousarray(score, dtype=np.float64).view(np.uint64)
     flags = np.ascontiguousarray(alert, dtype=np.bool_)
-    widest = int((ends - starts).max(initial=0)) + 32
+    # A line, then at most ",-1099511627775.999,-1099511627775.9999,1\n" (values < 2**40).
+    widest = int((ends - starts).max(initial=0)) + ADDED_WIDTH
     out = np.empty(chunk * widest, dtype=np.uint8)
-    pieces = []
     for i in range(0, starts.size, chunk):
         j = min(i + chunk, starts.size)
         used = _format(buf, starts, ends, e_bits, s_bits, flags, i, j, out)
-        pieces.append(out[:used].tobytes())
-    return pieces
+        yield out[:used].tobytes()
 
 
 @_jit
