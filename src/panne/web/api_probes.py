@@ -28,7 +28,7 @@ from panne.store.catalog_signals import CATALOG
 from panne.store.probe_defs import StoredProbe
 from panne.web.admin_auth import admin_router
 from panne.web.api_incidents import iso
-from panne.web.problems import ProblemError, unknown_service
+from panne.web.problems import ProblemError, catalog_owned, unknown_service
 
 UPTIME_DAYS = 30
 
@@ -49,12 +49,7 @@ def admin_json(p: StoredProbe) -> dict[str, Any]:
 
 
 def _catalog_owned(probe_id: str) -> ProblemError:
-    return ProblemError(
-        409,
-        f"probe {probe_id!r} is defined by the catalog: change it in the catalog file and"
-        " run `panne catalog import` (pausing and resuming it here is allowed)",
-        title="Defined by the catalog",
-    )
+    return catalog_owned(f"probe {probe_id!r}", "it", " (pausing and resuming it here is allowed)")
 
 
 def build_router(node: Node) -> APIRouter:

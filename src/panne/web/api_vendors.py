@@ -25,7 +25,7 @@ from panne.store.catalog_signals import CATALOG
 from panne.store.vendor_status import SourceRow
 from panne.web.admin_auth import admin_router
 from panne.web.api_incidents import iso
-from panne.web.problems import ProblemError, unknown_service
+from panne.web.problems import ProblemError, catalog_owned, unknown_service
 
 
 def _invalid(detail: str, field: str | None = None) -> ProblemError:
@@ -74,12 +74,7 @@ def admin_json(row: SourceRow, state: VendorState | None) -> dict[str, Any]:
 
 
 def _catalog_owned(service: str) -> ProblemError:
-    return ProblemError(
-        409,
-        f"the vendor source of {service!r} is defined by the catalog: change its status_page"
-        " in the catalog file and run `panne catalog import`",
-        title="Defined by the catalog",
-    )
+    return catalog_owned(f"the vendor source of {service!r}", "its status_page")
 
 
 def build_router(node: Node) -> APIRouter:

@@ -94,6 +94,17 @@ def install(app: FastAPI) -> None:
         return problem(500, "an internal error occurred; it has been logged")
 
 
+def catalog_owned(what: str, change: str, aside: str = "") -> ProblemError:
+    """The one refusal for changing through the API what the catalog file defines: the next
+    `panne catalog import` would undo it."""
+    return ProblemError(
+        409,
+        f"{what} is defined by the catalog: change {change} in the catalog file and"
+        f" run `panne catalog import`{aside}",
+        title="Defined by the catalog",
+    )
+
+
 def unknown_service(slug: str, status: int = 404) -> ProblemError:
     """The one refusal for a service slug that is not in the catalog."""
     return ProblemError(status, f"no service {slug!r} in the catalog", title="Unknown service")
