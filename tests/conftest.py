@@ -13,10 +13,13 @@ from pathlib import Path
 import psycopg
 import pytest
 import uvicorn
+from sqlalchemy import Engine
 
 from panne.clock import ManualClock
 from panne.config import Settings, load
 from panne.node import Node
+from panne.store import migrate
+from panne.store.engine import make_engine
 from panne.web.app import create_app
 
 PG_ADMIN_URL = os.environ.get("PANNETEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -63,6 +66,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'panne.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A new database (SQLite, and PostgreSQL where it runs), migrated, with no services."""
+    eng = make_engine(db_url)
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
 
 
 def settings_for(database_url: str, **overrides: object) -> Settings:

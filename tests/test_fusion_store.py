@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 
 import httpx
-import pytest
 from sqlalchemy import Engine
 from tests.conftest import LiveServer
 from tests.web import incident_rows
@@ -17,21 +16,12 @@ from panne.fusion_store import evidence_for, evidence_json, incident_services, p
 from panne.node import Node
 from panne.signals.probes import ErrorClass, ProbeResult, ProbeSpec
 from panne.signals.vendor_status import VendorIncident, VendorSource, VendorState
-from panne.store import migrate, probe_defs
+from panne.store import probe_defs
 from panne.store import probes as probe_store
 from panne.store import vendor_status as vendor_store
-from panne.store.engine import make_engine
 from panne.store.incidents import IncidentRecord
 
 NOW = T0 + 1200  # twenty minutes into the outage
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    migrate.upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def meta_outage_signals(engine: Engine, *, vendor: bool = True) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +20,6 @@ from panne.mention_role import JUDGE_LAG_SECONDS, STATE_KEY, MentionRole
 from panne.node import Node
 from panne.signals.social import Post
 from panne.store import mentions as store
-from panne.store import migrate
-from panne.store.engine import make_engine
 from panne.store.incidents import IncidentRecord
 
 T = int(START)  # 2024-03-05 15:00 UTC
@@ -45,14 +42,6 @@ def quiet_history(engine: Engine, days: int = 3, seed: int = 1) -> None:
     store.add_counts(
         engine, {("facebook", int(m)): int(n) for m, n in zip(minutes, counts, strict=True) if n}
     )
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    migrate.upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def make_node(db_url: str, clock: ManualClock) -> Node:
