@@ -17,7 +17,6 @@ judged when it ends. Incidents are opened by :func:`panne.incidents.step` with t
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from detection import false_alarms, tier
 from panne.detect import PEEK_FROM, Judgements, SeasonalBank
 from panne.incidents import Policy, ServiceState, Signal, step
-from sharp_delay import TIERS, Group, groups
+from sharp_delay import TIERS, Group, corpus_args, groups
 
 TICKS = 6  # judgements a minute: at 10, 20, 30, 40, 50 s on the part so far, at 60 s on all
 POLICY = Policy()
@@ -113,11 +112,7 @@ def run(g: Group, rng: np.random.Generator) -> Live:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--series", type=int, default=200)
-    ap.add_argument("--weeks", type=int, default=4)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    args = corpus_args(__doc__)
     rng = np.random.default_rng(args.seed)
     corpus = groups(args.series, args.weeks, args.seed)
     t0 = time.perf_counter()

@@ -78,12 +78,17 @@ def report(label: str, found: list[tuple[Group, Judgements, np.ndarray]]) -> Non
     print(f"| {label} | {false / weeks:.3f} | {total} | {by_tier} |")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def corpus_args(doc: str) -> argparse.Namespace:
+    """The corpus's size and seed from the command line: --series, --weeks, --seed."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--series", type=int, default=200)
     ap.add_argument("--weeks", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = corpus_args(__doc__)
     corpus = groups(args.series, args.weeks, args.seed)
     print("| rule | false alarms per series-week | sharp outages alerting by their second "
           f"minute | {' | '.join(TIERS)} |")  # fmt: skip
