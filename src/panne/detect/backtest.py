@@ -68,18 +68,15 @@ def _epoch(text: str) -> float:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
-def _times(stamps: list[str], *, shared: bool) -> np.ndarray:
-    """Epoch seconds per row. Several series share their timestamps: each distinct one is
-    parsed once; one series' are all distinct, so they are parsed as they come."""
-    unique = list(dict.fromkeys(stamps)) if shared else stamps
+def _times(stamps: list[str]) -> np.ndarray:
+    """Epoch seconds per row; several series share their timestamps, so each distinct one is
+    parsed once."""
+    unique = dict.fromkeys(stamps)
     try:
-        seconds = np.fromiter(map(_epoch, unique), dtype=np.float64, count=len(unique))
+        epoch = dict(zip(unique, map(_epoch, unique), strict=True))
     except ValueError:
         i, bad = next((i, t) for i, t in enumerate(stamps, start=2) if _fails(_epoch, t))
         raise BacktestError(f"row {i}: timestamp {bad!r} is not ISO 8601") from None
-    if not shared:
-        return seconds
-    epoch = dict(zip(unique, seconds.tolist(), strict=True))
     return np.fromiter(map(epoch.__getitem__, stamps), dtype=np.float64, count=len(stamps))
 
 
@@ -143,7 +140,7 @@ def _read(path: Path, series_column: str | None) -> _Table:
         i, r = next((i, r) for i, r in enumerate(records, start=2) if len(r) != len(header))
         raise BacktestError(f"row {i}: {len(r)} fields, the header has {len(header)}")
     stamps = list(map(itemgetter(header.index("timestamp")), records))
-    times = _times(stamps, shared=series_column is not None)
+    times = _times(stamps)
     column = list(map(itemgetter(header.index("count")), records))
     try:
         counts = np.array(column, dtype=np.float64)
