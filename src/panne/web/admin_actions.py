@@ -192,16 +192,21 @@ def _filters(body: SubscriptionIn) -> dict[str, Any]:
     }
 
 
-def edit(node: Node, sub_id: int, patch: SubscriptionPatch) -> tuple[Subscription, str | None]:
+def edit(
+    node: Node, sub_id: int, patch: SubscriptionPatch, *, channel: str | None = None
+) -> tuple[Subscription, str | None]:
     """Change a subscription, checked as a new one would be; the answer holds the webhook's
     secret when this change set one (a webhook keeps its secret otherwise, and one that was
-    another channel gets a new one). 404 for an unknown subscription."""
+    another channel gets a new one). ``channel`` is the one a form chose: without a new URL it
+    must be the subscription's own. 404 for an unknown subscription."""
     with node.engine.connect() as conn:
         old = store.get_subscription(conn, sub_id)
     if old is None:
         raise ProblemError(404, f"no subscription {sub_id}")
     urls = (patch.webhook_url, patch.apprise_url)
     if urls == (None, None):
+        if channel is not None and channel != old.channel:
+            raise _invalid("url: another channel needs its URL", "url")
         urls = (old.url, None) if old.channel == "webhook" else (None, old.url)
     body = SubscriptionIn(
         name=old.name if patch.name is None else patch.name,

@@ -187,10 +187,7 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
         def do(who: Session, form: dict[str, list[str]]) -> Any:
             url = _one(form, "url")  # empty: the same address
             webhook = _one(form, "channel") == "webhook"
-            with node.engine.connect() as conn:
-                now = notification_store.get_subscription(conn, sub_id)
-            if not url and now is not None and webhook != (now.channel == "webhook"):
-                raise ProblemError(422, "url: another channel needs its URL", field="url")
+            channel = "webhook" if webhook else "apprise"
             body = actions.SubscriptionPatch(
                 name=_one(form, "name"),
                 services=_list(form, "services"),
@@ -203,7 +200,7 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
                 secret=None,
                 new_secret=_one(form, "new_secret") == "1",
             )
-            _, secret = actions.edit(node, sub_id, body)
+            _, secret = actions.edit(node, sub_id, body, channel=channel)
             if secret is None:
                 return "changed"
             return page(request, who, done="changed", secret=secret)
