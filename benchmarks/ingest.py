@@ -6,6 +6,11 @@ wrk (Debian's package) at 64 connections, then sends 10,000-report batches from 
 clients, and reads the server's memory from /proc. Prints a Markdown table.
 
 Run: .venv/bin/python benchmarks/ingest.py [--seconds 20] [--connections 64] [--before DIR]
+     [--stream]
+
+``--stream`` also measures the roles apart, in the same run: `panne ingest` publishing to NATS
+JetStream (127.0.0.1:4222) with one `panne worker` storing into a new PostgreSQL database
+(127.0.0.1:5432), the same load; then how long the worker took to store what was accepted.
 
 ``--before DIR`` also measures the panne whose sources are in DIR (e.g. a worktree of the
 previous commit: ``git worktree add /tmp/panne-before HEAD``; it runs from DIR/src with this
@@ -157,11 +162,61 @@ def measure_panne(
     return single
 
 
+def measure_stream(env: dict[str, str], args: argparse.Namespace, script: Path) -> dict[str, float]:
+    """The same load on `panne ingest` → JetStream, one `panne worker` → PostgreSQL."""
+    import secrets
+
+    import psycopg
+
+    panne_bin = str(Path(sys.executable).with_name("panne"))
+    name = f"panne_bench_{secrets.token_hex(4)}"
+    admin = "postgresql://postgres@127.0.0.1:5432/test"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    db = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    env = {**env, "PANNE_DATABASE_URL": db, "PANNE_NATS_URL": "nats://127.0.0.1:4222",
+           "PANNE_NATS_STREAM": name.upper()}  # fmt: skip
+    port = free_port()
+    procs = []
+    try:
+        key = subprocess.run([panne_bin, "apikey", "create", "bench"], env=env,
+                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        ingest = subprocess.Popen([panne_bin, "ingest", "--port", str(port)], env=env,
+                                  stdout=subprocess.DEVNULL)  # fmt: skip
+        procs.append(ingest)
+        wait_up(f"http://127.0.0.1:{port}/healthz", ingest)
+        procs.append(subprocess.Popen([panne_bin, "worker"], env=env, stdout=subprocess.DEVNULL))
+        warm = run_wrk(port, 3, args.connections, script)
+        out = run_wrk(port, args.seconds, args.connections, script)
+        out["batch"] = batch_rate(port, key)
+        out["memory"] = rss_mb(ingest.pid)
+        ended = time.perf_counter()
+        # Every 2xx of the warm-up, the timed run and the batches: the worker must store them.
+        accepted = sum(r["requests"] - r["non2xx"] for r in (warm, out)) + 40 * 10_000
+        out["accepted"] = accepted
+        with psycopg.connect(admin.rsplit("/", 1)[0] + f"/{name}") as conn:
+            while True:
+                (n,) = conn.execute("SELECT count(*) FROM reports").fetchone() or (0,)
+                if n >= accepted or time.perf_counter() - ended > 600:
+                    break
+                time.sleep(0.5)
+        out["stored"] = float(n)
+        out["drain_s"] = time.perf_counter() - ended
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--before", help="also measure the panne sources in this directory")
+    ap.add_argument("--stream", action="store_true", help="also measure ingest → JetStream")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -220,6 +275,19 @@ def main() -> None:
         for label, k in (("single p50 ms", "p50_us"), ("single p99 ms", "p99_us")):
             print(f"| {label} | {old[k] / 1000:.1f} | {single[k] / 1000:.1f} |")
         print(f"| server peak memory MB | {old['memory']:.0f} | {memory:.0f} |")
+    if args.stream:
+        st = measure_stream(env, args, script)
+        print("\n`panne ingest` → NATS JetStream, one `panne worker` → PostgreSQL, same run:\n")
+        print("| figure | serve (SQLite) | ingest → JetStream |\n|---|---|---|")
+        print(f"| single reports/s | {single['rps']:,.0f} | {st['rps']:,.0f} |")
+        for label, k in (("single p50 ms", "p50_us"), ("single p99 ms", "p99_us")):
+            print(f"| {label} | {single[k] / 1000:.1f} | {st[k] / 1000:.1f} |")
+        print(f"| non-2xx / socket errors | {single['non2xx']:.0f} / {single['errors']:.0f} | "
+              f"{st['non2xx']:.0f} / {st['errors']:.0f} |")  # fmt: skip
+        print(f"| batch reports/s | {batch:,.0f} | {st['batch']:,.0f} |")
+        print(f"| server peak memory MB | {memory:.0f} | {st['memory']:.0f} |")
+        print(f"\nThe worker had stored {st['stored']:,.0f} of {st['accepted']:,.0f} accepted "
+              f"reports {st['drain_s']:.1f} s after the load ended.")  # fmt: skip
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -23,6 +24,7 @@ from panne.store.engine import make_engine
 from panne.web.app import create_app
 
 PG_ADMIN_URL = os.environ.get("PANNETEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+NATS_URL = os.environ.get("PANNETEST_NATS", "nats://127.0.0.1:4222")
 START = 1_709_650_800.0  # 2024-03-05 15:00 UTC, a quarter of an hour before Meta fell over
 
 
@@ -53,6 +55,39 @@ def pg_url(pg_admin: str) -> Iterator[str]:
     yield f"{base}/{name}"
     with psycopg.connect(pg_admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    host, port = NATS_URL.removeprefix("nats://").rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+    except OSError:
+        if os.environ.get("CI"):
+            pytest.fail(f"NATS is not reachable at {NATS_URL}")
+        pytest.skip("NATS is not running here")
+    return NATS_URL
+
+
+@pytest.fixture
+def nats_stream(nats_url: str) -> Iterator[str]:
+    """A stream name of one test's own on the real NATS server, deleted afterwards."""
+    name = f"PANNET_{secrets.token_hex(6)}"
+    yield name
+
+    async def delete() -> None:
+        import nats
+        from nats.js.errors import NotFoundError
+
+        nc = await nats.connect(nats_url)
+        try:
+            await nc.jetstream().delete_stream(name)
+        except NotFoundError:
+            pass
+        finally:
+            await nc.close()
+
+    asyncio.run(delete())
 
 
 @pytest.fixture

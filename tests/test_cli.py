@@ -366,3 +366,20 @@ def test_an_import_refuses_a_probe_id_an_operator_defined(tmp_path: Path) -> Non
     [kept] = probe_defs.list_probes(engine)
     assert (kept.spec, kept.origin) == (mine, "admin")
     engine.dispose()
+
+
+def test_roles_that_need_a_server_say_so(tmp_path: Path) -> None:
+    out = panne("worker", cwd=tmp_path)
+    assert out.returncode == 1
+    assert out.stderr.startswith("panne: panne worker stores the report stream")
+    out = panne("detector", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "PostgreSQL" in out.stderr and "Traceback" not in out.stderr
+    from tests.conftest import free_port
+
+    port = free_port()
+    out = panne("worker", cwd=tmp_path, env={"PANNE_NATS_URL": f"nats://127.0.0.1:{port}"})
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"panne: cannot reach NATS at nats://127.0.0.1:{port} (nats_url)")
+    assert "Traceback" not in out.stderr and "storing" not in out.stdout

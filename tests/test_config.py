@@ -109,6 +109,10 @@ def test_every_setting_is_documented_with_its_environment_variable() -> None:
             "database_url: a PostgreSQL URL needs a database name",
         ),
         ({"PANNE_DATABASE_URL": "postgresql://x:abc/db"}, "database_url: not a valid URL"),
+        ({"PANNE_NATS_URL": "127.0.0.1:4222"}, "nats_url: '127.0.0.1:4222' is not a NATS server"),
+        ({"PANNE_NATS_URL": "nats://a:4222,http://b"}, "nats_url: 'http://b' is not a NATS"),
+        ({"PANNE_NATS_STREAM": "panne.reports"}, "nats_stream: must be 1 to 64 letters"),
+        ({"PANNE_LEADER_RETRY_SECONDS": "0"}, "leader_retry_seconds: must be positive"),
     ],
 )
 def test_numbers_and_addresses_out_of_range_are_refused(
@@ -144,3 +148,10 @@ def test_every_numeric_setting_has_a_range() -> None:
 
     assert set(_RANGES) == numeric_settings()
     load(environ={})  # and every default is within it
+
+
+def test_nats_servers_are_a_list_and_the_stream_a_name() -> None:
+    s = load(environ={"PANNE_NATS_URL": "nats://10.0.0.1:4222, tls://nats.internal:4222"})
+    assert s.nats_url == ("nats://10.0.0.1:4222", "tls://nats.internal:4222")
+    assert s.nats_stream == "PANNE_REPORTS"
+    assert load(environ={}).nats_url == ()

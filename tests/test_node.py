@@ -125,3 +125,35 @@ def eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+@pytest.mark.nats
+def test_serve_with_a_stream_publishes_and_its_own_worker_stores(
+    sqlite_url: str, nats_url: str, nats_stream: str
+) -> None:
+    """`panne serve` with nats_url: the reports it takes go through JetStream, and the node's
+    worker thread stores and counts them, as separate workers would."""
+    from sqlalchemy import func, select
+
+    from panne.bus.jetstream import Publisher
+    from panne.store.schema import counts, reports
+
+    settings = settings_for(sqlite_url, nats_url=[nats_url], nats_stream=nats_stream,
+                            detect_warmup_days=0.0)  # fmt: skip
+    node = Node(settings, clock=SystemClock())
+    assert isinstance(node.writer, Publisher)
+    with LiveServer(node) as srv:
+        for i in range(3):
+            r = httpx.post(f"{srv.url}/api/v1/reports",
+                           json={"service": "facebook", "problem": "login", "country": "TN"},
+                           headers={"user-agent": f"ua {i}"})  # fmt: skip
+            assert r.status_code == 202
+        deadline = time.monotonic() + 15
+        while True:
+            with node.engine.connect() as conn:
+                n = conn.execute(select(func.count()).select_from(reports)).scalar_one()
+                total = conn.execute(select(func.sum(counts.c.count))).scalar()
+            if n == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert (n, total) == (3, 3)

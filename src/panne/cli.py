@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,14 +44,31 @@ def _node(args: argparse.Namespace) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from panne.node import Roles
+
+    return _serve(args, Roles(), ingest_only=False)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from panne.node import Roles
+
+    return _serve(args, Roles(detect=False, work=False), ingest_only=False)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from panne.node import Roles
+
+    return _serve(args, Roles(detect=False, work=False), ingest_only=True)
+
+
+def _serve(args: argparse.Namespace, roles: Any, *, ingest_only: bool) -> int:
     from panne.node import Node
     from panne.web import server
     from panne.web.app import create_app
 
-    settings = _settings(args, host=args.host, port=args.port, demo=True if args.demo else None)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    demo = True if getattr(args, "demo", False) else None
+    settings = _settings(args, host=args.host, port=args.port, demo=demo)
+    _logging(settings)
     # The port first: a busy port or a wrong host must fail in a second, before migrating and
     # warming up for nothing; uvicorn then serves on this very socket.
     try:
@@ -56,11 +76,85 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except server.ListenError as exc:
         raise CliError(str(exc)) from None
     try:
-        node = Node(settings)
+        node = Node(settings, roles=roles)
         node.prepare_database()  # a database that cannot be used is one line, not a traceback
-        server.serve(create_app(node), sock, settings)
+        server.serve(create_app(node, ingest_only=ingest_only), sock, settings)
     finally:
         sock.close()
+    return 0
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, for the roles that have no server to stop them."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from panne.bus.jetstream import Stream
+    from panne.store import migrate
+    from panne.store.engine import make_engine
+    from panne.worker_role import Worker
+
+    settings = _settings(args)
+    _logging(settings)
+    if not settings.nats_url:
+        raise CliError(
+            "panne worker stores the report stream, and there is none: set nats_url "
+            "(PANNE_NATS_URL), as for the ingest and web processes"
+        )
+    engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
+    migrate.upgrade(engine)
+    stream = Stream.of(settings)
+    worker = Worker(engine, stream, max_batch=settings.commit_batch_max)
+    stop = _stop_on_signals()
+
+    def ready() -> None:
+        print(f"panne worker storing stream {stream.name} into {settings.database_url}", flush=True)
+
+    try:
+        asyncio.run(worker.serve(stop, ready))
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_detector(args: argparse.Namespace) -> int:
+    from panne.leadership import Leadership
+    from panne.node import Node, Roles
+
+    settings = _settings(args)
+    _logging(settings)
+    node = Node(settings, roles=Roles(ingest=False, detect=True, work=False))
+    node.prepare_database()
+    leadership = Leadership(node.engine)
+    stop = _stop_on_signals()
+    every = settings.leader_retry_seconds
+    print(f"panne detector (pid {os.getpid()}) standing by", flush=True)
+    if not leadership.wait(stop, every):
+        return 0
+    try:
+        node.start()
+        print(f"panne detector (pid {os.getpid()}) active", flush=True)
+        while not stop.wait(every):
+            if not leadership.still_held():
+                # Another process may be active by now: stop at once, and let the supervisor
+                # start this one again, as a standby.
+                print("panne: lost the detector lock (database session ended)", file=sys.stderr)
+                return 1
+    finally:
+        node.stop()
+        leadership.release()
     return 0
 
 
@@ -322,6 +416,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_serve)
 
+    # The roles of `panne serve`, one process each, when one machine is not enough.
+    scale = (
+        " Several processes share a PostgreSQL database; with nats_url (PANNE_NATS_URL) the "
+        "reports taken go to NATS JetStream, and panne worker stores them."
+    )
+    p = sub.add_parser(
+        "web",
+        help="serve the pages and APIs (reports too), without detection",
+        description="Serve the pages, the JSON and Statuspage APIs, feeds and badges, and take "
+        "reports; detection runs in panne detector." + scale,
+    )
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    database(p)
+    p.set_defaults(func=cmd_web)
+
+    p = sub.add_parser(
+        "ingest",
+        help="take reports over HTTP, nothing else",
+        description="Serve only the report endpoints (POST /api/v1/reports and "
+        "/api/v1/reports/batch), /healthz and /metrics: a report is answered 202 once it is "
+        "durable, committed or acked by JetStream." + scale,
+    )
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    database(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser(
+        "worker",
+        help="store and count the report stream (NATS JetStream)",
+        description="Consume the report stream into the database, counted; run as many as "
+        "needed, they share the stream. Needs nats_url (PANNE_NATS_URL).",
+    )
+    database(p)
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser(
+        "detector",
+        help="detection, incidents, notifications, probes: one active, others standing by",
+        description="Run detection each tick, incidents, notifications, probes, vendors' "
+        "status pages and mentions. Start several: one is active (a PostgreSQL advisory "
+        "lock), the others stand by and take over within leader_retry_seconds of its end. "
+        "Needs PostgreSQL. An active one that loses its database session exits with status "
+        "1, for its supervisor to start it again.",
+    )
+    database(p)
+    p.set_defaults(func=cmd_detector)
+
     p = sub.add_parser("report", help="send one report to a running server")
     p.add_argument("service", help="service slug, e.g. facebook")
     p.add_argument("problem", help="problem slug, e.g. login")
@@ -492,14 +635,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from panne.bus import LogUnavailable
     from panne.catalog import CatalogError
+    from panne.leadership import NeedsPostgres
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         result: int = args.func(args)
         return result
-    except (ConfigError, CatalogError, CliError) as exc:
+    except (ConfigError, CatalogError, CliError, LogUnavailable, NeedsPostgres) as exc:
         print(f"panne: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
     except OSError as exc:  # a database file where none can be, a port taken…

@@ -86,6 +86,23 @@ class Settings:
     commit_batch_max: int = _doc(
         "Most reports the writer commits in one transaction (group commit).", default=2048
     )
+    nats_url: tuple[str, ...] = _doc(
+        "NATS servers with JetStream for the report stream, such as `nats://127.0.0.1:4222` "
+        "(comma-separated in the environment). Set, a process that takes reports publishes "
+        "them to the stream and answers 202 once JetStream has stored them, and `panne worker` "
+        "processes store and count them. Empty: each process commits the reports it takes.",
+        default=(),
+    )
+    nats_stream: str = _doc(
+        "Name of the JetStream stream of reports (letters, digits, `-` and `_`); its subject "
+        "is `NAME.reports`. Deployments sharing one NATS server need different names.",
+        default="PANNE_REPORTS",
+    )
+    leader_retry_seconds: float = _doc(
+        "How often a standing-by `panne detector` tries to become the active one, and the "
+        "active one checks that it still is (at most 3600).",
+        default=2.0,
+    )
     sqlite_synchronous: str = _doc(
         "SQLite `synchronous` pragma: `full` (an accepted report survives power loss) or "
         "`normal` (survives a crash of panne, not of the machine).",
@@ -276,6 +293,7 @@ _RANGES: dict[str, tuple[float | None, float]] = {
     "batch_max_reports": (1, 10_000),
     "commit_batch_max": (None, math.inf),
     "detect_interval_seconds": (None, 3600),
+    "leader_retry_seconds": (None, 3600),
     "detect_warmup_days": (0, 366),
     "catalog_reload_seconds": (None, 86_400),
     "probe_concurrency": (None, math.inf),
@@ -375,6 +393,13 @@ def _validate(s: Settings) -> None:
             raise bad("social_source", "must be empty, jsonl:PATH or mastodon:URL")
         if kind == "mastodon" and not where.startswith(("https://", "http://")):
             raise bad("social_source", "a mastodon: source needs an http(s) URL")
+    for server in s.nats_url:
+        if not re.fullmatch(r"(nats|tls)://[^\s/]+", server):
+            raise ConfigError(
+                f"nats_url: {server!r} is not a NATS server URL such as nats://127.0.0.1:4222"
+            )
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", s.nats_stream):
+        raise bad("nats_stream", "must be 1 to 64 letters, digits, - or _")
     for net in s.trusted_proxies:
         try:
             ipaddress.ip_network(net, strict=False)

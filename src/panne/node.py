@@ -1,11 +1,13 @@
 """One panne node: the stages assembled over one database, started and stopped together.
 
-`panne serve` runs one node with every role; the web app, the CLI and the tests all build a
+`panne serve` runs one node with every role; `panne web`, `panne ingest` and `panne detector`
+run nodes with some of them (:class:`Roles`). The web app, the CLI and the tests all build a
 :class:`Node` instead of wiring stages themselves, so there is one place where they meet.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import threading
@@ -16,6 +18,8 @@ from sqlalchemy import Engine, select
 
 from panne import catalog as catalog_mod
 from panne import detect
+from panne.bus import ReportLog
+from panne.bus.jetstream import Publisher, Stream
 from panne.catalog import Catalog
 from panne.clock import Clock, SystemClock
 from panne.config import Settings
@@ -37,8 +41,25 @@ from panne.store.schema import reports
 from panne.store.writer import ReportWriter
 from panne.vendor_role import VendorRole
 from panne.watch import TickResult, Watcher
+from panne.worker_role import Worker
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What a node does besides serving reads (every node reads the store and the catalog).
+
+    ``ingest``: takes reports (the API and the pages' button) into the report log, with the
+    dedupe, the rate limits and the country lookup. ``detect``: detection each tick, incidents,
+    notifications, probes, vendors' pages, mentions and the demo traffic; one process of a
+    deployment has it at a time (``panne detector``, elected). ``work``: stores and counts the
+    report stream; only with ``nats_url``, where the reports taken go to JetStream.
+    """
+
+    ingest: bool = True
+    detect: bool = True
+    work: bool = True
 
 
 @dataclass
@@ -50,12 +71,19 @@ class Node:
     clock: Clock = field(default_factory=SystemClock)
     geo: GeoLocator = field(default_factory=GeoLocator)
     background: bool = True
+    roles: Roles = field(default_factory=Roles)
 
     def __post_init__(self) -> None:
         self.engine: Engine = make_engine(
             self.settings.database_url, synchronous=self.settings.sqlite_synchronous
         )
-        self.writer = ReportWriter(self.engine, max_batch=self.settings.commit_batch_max)
+        # The report log: this process commits what it takes, or JetStream stores it for the
+        # workers (panne.bus).
+        self.writer: ReportLog = (
+            Publisher(Stream.of(self.settings))
+            if self.settings.nats_url
+            else ReportWriter(self.engine, max_batch=self.settings.commit_batch_max)
+        )
         self.catalog = Catalog()
         s = self.settings
         self.ingestor = Ingestor(
@@ -87,6 +115,10 @@ class Node:
     def prepare_database(self) -> None:
         """Migrate to the latest schema and load the default catalog into an empty database
         (its probes and status pages too, should it define any)."""
+        with migrate.one_at_a_time(self.engine):
+            self._prepare_database()
+
+    def _prepare_database(self) -> None:
         migrate.upgrade(self.engine)
         if catalog_store.is_empty(self.engine):
             done = catalog_store.import_catalog(
@@ -126,43 +158,56 @@ class Node:
     def start(self) -> None:
         if self.started:
             return
+        roles = self.roles
         self.prepare_database()
         self.reload_catalog()
-        self._restore_dedupe()
-        self.geo.warm()
-        self.writer.start()
-        if self.settings.demo:
-            from panne.demo import backfill
+        if roles.ingest:
+            self._restore_dedupe()
+            self.geo.warm()
+        # The demo feeds the log as well, and a worker of this process may have to store it.
+        if roles.ingest or (roles.detect and self.settings.demo):
+            self.writer.start()
+        if roles.detect:
+            if self.settings.demo:
+                from panne.demo import backfill
 
-            backfill(self)
-        if not self.watcher.load():
-            minutes = self.watcher.warm_up(self.settings.detect_warmup_days)
-            log.info("detector warmed up on %d minutes of history", minutes)
+                backfill(self)
+            if not self.watcher.load():
+                minutes = self.watcher.warm_up(self.settings.detect_warmup_days)
+                log.info("detector warmed up on %d minutes of history", minutes)
+            detect.warm()  # before the freeze: the compiled steps are start-up objects too
         self.started = True
-        detect.warm()  # before the freeze: the compiled steps are start-up objects too
         # What start-up built lives as long as the process: take it out of the collector's
         # sight, so full collections stay short on the ingest path.
         gc.collect()
         gc.freeze()
         if self.background:
             self._stop.clear()
-            self._spawn("panne-detector", self._detect_forever)
             # One small read every few seconds, so an import is served without a restart.
             self._spawn("panne-catalog", self._check_catalog_forever)
-            # Its own thread and event loop: sends wait on other people's servers, and must
-            # never delay a detector tick.
-            self._spawn("panne-notify", lambda: self.notifier.serve(self._stop))
-            # Probes too wait on other servers; the role idles until there are definitions.
-            self._spawn("panne-probes", lambda: self.probes.serve(self._stop))
-            # Vendors' status pages likewise; the role idles until there are sources.
-            self._spawn("panne-vendors", lambda: self.vendors.serve(self._stop))
-            # Social posts likewise, and only when a source is configured.
-            if self.settings.social_source:
-                self._spawn("panne-mentions", lambda: self.mentions.serve(self._stop))
-            if self.settings.demo:
-                from panne.demo import feed_forever
+            if roles.work and self.settings.nats_url:
+                worker = Worker(self.engine, Stream.of(self.settings),
+                                max_batch=self.settings.commit_batch_max)  # fmt: skip
+                self._spawn("panne-worker", lambda: asyncio.run(worker.serve(self._stop)))
+            if roles.detect:
+                self._start_detect_roles()
 
-                self._spawn("panne-demo", lambda: feed_forever(self, self._stop))
+    def _start_detect_roles(self) -> None:
+        self._spawn("panne-detector", self._detect_forever)
+        # Its own thread and event loop: sends wait on other people's servers, and must
+        # never delay a detector tick.
+        self._spawn("panne-notify", lambda: self.notifier.serve(self._stop))
+        # Probes too wait on other servers; the role idles until there are definitions.
+        self._spawn("panne-probes", lambda: self.probes.serve(self._stop))
+        # Vendors' status pages likewise; the role idles until there are sources.
+        self._spawn("panne-vendors", lambda: self.vendors.serve(self._stop))
+        # Social posts likewise, and only when a source is configured.
+        if self.settings.social_source:
+            self._spawn("panne-mentions", lambda: self.mentions.serve(self._stop))
+        if self.settings.demo:
+            from panne.demo import feed_forever
+
+            self._spawn("panne-demo", lambda: feed_forever(self, self._stop))
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

@@ -9,10 +9,12 @@ words of the problem, so the web layer only renders it.
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from panne.bus import LogUnavailable, ReportLog
 from panne.catalog import Catalog, Service
 from panne.clock import Clock
 from panne.signals.countries import COUNTRY_CODES
@@ -29,8 +31,9 @@ from panne.signals.reports import (
     new_report_ids,
 )
 from panne.store.keys import ApiKey
-from panne.store.writer import ReportWriter, Tally
+from panne.store.writer import Tally
 
+log = logging.getLogger(__name__)
 EARLIEST_TIMESTAMP = 946_684_800.0  # 2000-01-01: older "timestamps" are mistakes
 FUTURE_TOLERANCE_SECONDS = 300.0
 
@@ -63,7 +66,7 @@ class Ingestor:
         clock: Clock,
         geo: GeoLocator,
         fingerprinter: Fingerprinter,
-        writer: ReportWriter,
+        writer: ReportLog,
         dedupe_window_seconds: float,
         reporter_limit: TokenBuckets | None,
         network_limit: TokenBuckets | None,
@@ -84,8 +87,20 @@ class Ingestor:
 
     async def accept(self, item: ReportIn, client: Client, source: str = "web") -> Report:
         report = self.prepare(item, client, source)
-        await self._writer.write((report,))
+        await self._write((report,))
         return report
+
+    async def _write(self, reports: Sequence[Report], tally: Tally | None = None) -> None:
+        try:
+            await self._writer.write(reports, tally)
+        except LogUnavailable as exc:  # the stream is away: the client may try again
+            log.warning("%d reports refused: %s", len(reports), exc)
+            raise IngestError(
+                503,
+                "Service unavailable",
+                "reports cannot be stored right now; try again in a few seconds",
+                headers={"Retry-After": "5"},
+            ) from None
 
     def prepare(self, item: ReportIn, client: Client, source: str) -> Report:
         now = self._clock.now()
@@ -119,7 +134,7 @@ class Ingestor:
         self, items: Sequence[BatchItem], key: ApiKey, client: Client
     ) -> list[Report]:
         reports, tally = self.prepare_batch_counted(items, key, client)
-        await self._writer.write(reports, tally)
+        await self._write(reports, tally)
         return reports
 
     def prepare_batch(

@@ -20,9 +20,10 @@ from concurrent.futures import Future
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, select
 
 from panne.signals.reports import Report
+from panne.store.schema import reports as reports_table
 from panne.store.upsert import add_counts_sql, insert_reports_json_sql, insert_reports_sql
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ _STOP = object()
 # From this many rows a commit inserts through one JSON document (see insert_reports_json_sql);
 # below, binding rows is cheaper and the GIL hand-offs are few.
 _JSON_INSERT_MIN_ROWS = 256
+_ID_LOOKUP_CHUNK = 1000  # ids per IN (...) when looking for reports already stored
 
 
 class WriterStopped(RuntimeError):
@@ -156,27 +158,57 @@ class ReportWriter:
             return
         tally: Tally = {}
         for reports, given, _ in batch:
-            if given is None:
-                given = Counter(
-                    (r.service_id, r.occurred_ms // 60_000 * 60, r.country, r.problem)
-                    for r in reports
-                    if r.counted
-                )
-            for k, n in given.items():
+            for k, n in (_tally(reports) if given is None else given).items():
                 tally[k] = tally.get(k, 0) + n
         with self._engine.begin() as conn:
-            if self._insert_reports_json is not None and len(rows) >= _JSON_INSERT_MIN_ROWS:
-                doc = orjson.dumps(rows, default=tuple).decode()
-                conn.exec_driver_sql(self._insert_reports_json, (doc,))
-            else:
-                conn.exec_driver_sql(self._insert_reports, rows)
-            if tally:
-                conn.exec_driver_sql(
-                    self._add_counts,
-                    [(s, m, c, p, n) for (s, m, c, p), n in tally.items()],
-                )
+            self._insert(conn, rows, tally)
         self.commits += 1
         self.written += len(rows)
+
+    def commit_new(self, rows: Sequence[Report]) -> int:
+        """Commit those of ``rows`` not stored yet, with their counts, in one transaction, here
+        and now; return how many were new.
+
+        For reports that were accepted elsewhere and may arrive twice: a worker of the report
+        stream that died between its commit and its ack leaves the message to be delivered
+        again, and its reports must be stored and counted once.
+        """
+        ids = [r.id for r in rows]
+        with self._engine.begin() as conn:
+            known: set[str] = set()
+            for i in range(0, len(ids), _ID_LOOKUP_CHUNK):
+                chunk = ids[i : i + _ID_LOOKUP_CHUNK]
+                known.update(
+                    conn.execute(
+                        select(reports_table.c.id).where(reports_table.c.id.in_(chunk))
+                    ).scalars()
+                )
+            fresh = [r for r in rows if r.id not in known]
+            if fresh:
+                self._insert(conn, fresh, _tally(fresh))
+        self.commits += 1
+        self.written += len(fresh)
+        return len(fresh)
+
+    def _insert(self, conn: Connection, rows: list[Report], tally: Tally) -> None:
+        if self._insert_reports_json is not None and len(rows) >= _JSON_INSERT_MIN_ROWS:
+            doc = orjson.dumps(rows, default=tuple).decode()
+            conn.exec_driver_sql(self._insert_reports_json, (doc,))
+        else:
+            conn.exec_driver_sql(self._insert_reports, rows)
+        if tally:
+            conn.exec_driver_sql(
+                self._add_counts,
+                [(s, m, c, p, n) for (s, m, c, p), n in tally.items()],
+            )
+
+
+def _tally(rows: Sequence[Report]) -> Tally:
+    return Counter(
+        (r.service_id, r.occurred_ms // 60_000 * 60, r.country, r.problem)
+        for r in rows
+        if r.counted
+    )
 
 
 def _settle(fut: asyncio.Future[None], exc: BaseException | None) -> None:

@@ -36,7 +36,10 @@ DESCRIPTION = """panne counts crowd reports of problems with online services, pe
 country and per problem, and compares them with the usual volume to tell outages from noise."""
 
 
-def create_app(node: Node) -> FastAPI:
+def create_app(node: Node, *, ingest_only: bool = False) -> FastAPI:
+    """The whole app, or with ``ingest_only`` what ``panne ingest`` serves: the report
+    endpoints (and the JSON API's reads, which they share a router with), /healthz, /metrics."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         node.start()
@@ -59,13 +62,6 @@ def create_app(node: Node) -> FastAPI:
     )
     problems.install(app)
     app.include_router(api.build_router(node))
-    app.include_router(api_incidents.build_router(node))
-    app.include_router(api_admin.build_router(node))
-    app.include_router(api_probes.build_router(node))
-    app.include_router(api_vendors.build_router(node))
-    app.include_router(badges.build_router(node))
-    app.include_router(statuspage.build_router(node))
-    app.include_router(feeds.build_router(node))
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
@@ -75,9 +71,17 @@ def create_app(node: Node) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(embed.build_router(node))
-    app.include_router(pages.build_router(node))
-    app.mount("/static", StaticFiles(packages=[("panne.web", "static")]), name="static")
+    if not ingest_only:
+        app.include_router(api_incidents.build_router(node))
+        app.include_router(api_admin.build_router(node))
+        app.include_router(api_probes.build_router(node))
+        app.include_router(api_vendors.build_router(node))
+        app.include_router(badges.build_router(node))
+        app.include_router(statuspage.build_router(node))
+        app.include_router(feeds.build_router(node))
+        app.include_router(embed.build_router(node))
+        app.include_router(pages.build_router(node))
+        app.mount("/static", StaticFiles(packages=[("panne.web", "static")]), name="static")
 
     settings = node.settings
     app.add_middleware(

@@ -1,0 +1,122 @@
+"""The worker role: the report stream into the store, counted.
+
+Workers share one durable JetStream consumer, so each message goes to one of them and any
+number can run; each fetches what is waiting, commits it in one transaction (reports and their
+per-minute counts, as the one-node writer does) and only then acks. A worker that dies before
+its ack leaves its messages to be delivered again after ``ACK_WAIT_SECONDS``; the next commit
+skips the reports already stored, so nothing is lost or counted twice. A message that is not
+panne's (:class:`~panne.bus.jetstream.BadMessage`) is logged and dropped, never retried for
+ever; a database that fails leaves the messages in the stream, to be tried again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as FetchTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
+from sqlalchemy import Engine
+
+from panne.bus.jetstream import BadMessage, Stream, decode
+from panne.signals.reports import Report
+from panne.store.writer import ReportWriter
+
+log = logging.getLogger(__name__)
+CONSUMER = "panne-workers"
+ACK_WAIT_SECONDS = 30.0
+FETCH_MESSAGES = 256  # at most this many messages per commit
+RETRY_SECONDS = 2.0  # after a failed commit, before the messages come back
+
+
+@dataclass(frozen=True)
+class Drained:
+    """What one fetch did: messages taken, reports stored, reports already stored, and
+    messages dropped as not panne's."""
+
+    messages: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dropped: int = 0
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: Engine,
+        stream: Stream,
+        *,
+        max_batch: int = 2048,
+        ack_wait: float = ACK_WAIT_SECONDS,
+    ) -> None:
+        self.stream = stream
+        self._ack_wait = ack_wait
+        self.writer = ReportWriter(engine, max_batch=max_batch)
+        self._nc: NatsClient | None = None
+        self._sub: JetStreamContext.PullSubscription | None = None
+
+    async def connect(self) -> None:
+        self._nc = await self.stream.connect("panne-worker")
+        js = self._nc.jetstream()
+        await self.stream.ensure(js)
+        self._sub = await js.pull_subscribe(
+            self.stream.subject,
+            durable=CONSUMER,
+            stream=self.stream.name,
+            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=self._ack_wait),
+        )
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            await self._nc.close()
+            self._nc = self._sub = None
+
+    async def drain_once(self, timeout: float = 1.0) -> Drained:
+        """Fetch what is waiting (waiting up to ``timeout`` for the first message), store it."""
+        assert self._sub is not None, "connect() first"
+        try:
+            msgs = await self._sub.fetch(FETCH_MESSAGES, timeout=timeout)
+        except FetchTimeout:
+            return Drained()
+        good: list[Msg] = []
+        rows: list[Report] = []
+        dropped = 0
+        for msg in msgs:
+            try:
+                rows.extend(decode(msg.data))
+                good.append(msg)
+            except BadMessage as exc:
+                log.error("dropped a message on %s: %s", msg.subject, exc)
+                await msg.term()
+                dropped += 1
+        try:
+            stored = await asyncio.to_thread(self.writer.commit_new, rows) if rows else 0
+        except Exception:
+            log.exception("storing %d reports failed; they stay in the stream", len(rows))
+            for msg in good:
+                await msg.nak(delay=RETRY_SECONDS)
+            raise
+        for msg in good:
+            await msg.ack()
+        return Drained(len(msgs), stored, len(rows) - stored, dropped)
+
+    async def serve(self, stop: threading.Event, ready: Callable[[], None] | None = None) -> None:
+        """Drain the stream until ``stop`` is set; a failed commit waits, then tries again.
+        ``ready`` is called once connected."""
+        await self.connect()
+        if ready is not None:
+            ready()
+        try:
+            while not stop.is_set():
+                try:
+                    await self.drain_once()
+                except Exception:  # the database is down: keep the messages, wait, retry
+                    await asyncio.sleep(RETRY_SECONDS)
+        finally:
+            await self.close()

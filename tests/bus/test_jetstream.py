@@ -1,0 +1,228 @@
+"""The report stream on the real NATS server: what is published is what a worker reads."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import nats
+import pytest
+
+from panne.bus import LogUnavailable
+from panne.bus.jetstream import BadMessage, Publisher, Stream, decode, encode
+from panne.signals.reports import Report, new_report_id
+
+pytestmark = pytest.mark.nats
+T0_MS = 1_709_650_800_000
+
+
+def reports(n: int, *, service_id: int = 3) -> list[Report]:
+    """Reports as ingest makes them: random ids and reporter hashes, which do not compress."""
+    return [
+        Report(
+            new_report_id(T0_MS + i),
+            service_id,
+            "login",
+            "US",
+            T0_MS + i,
+            T0_MS + i,
+            secrets.token_urlsafe(16) if i % 7 else None,
+            i % 5 != 0,
+            "api",
+            2 if i % 3 else None,
+        )
+        for i in range(n)
+    ]
+
+
+async def read_all(url: str, stream: Stream) -> list[list[Report]]:
+    """Every message in the stream, decoded, without acking (a test's own consumer)."""
+    nc = await nats.connect(url)
+    try:
+        sub = await nc.jetstream().pull_subscribe(stream.subject, durable="t", stream=stream.name)
+        out = []
+        while True:
+            try:
+                msgs = await sub.fetch(100, timeout=0.5)
+            except nats.errors.TimeoutError:
+                return out
+            out += [decode(m.data) for m in msgs]
+    finally:
+        await nc.close()
+
+
+def test_reports_round_trip_and_a_full_batch_is_one_message() -> None:
+    rows = reports(10_000)
+    assert decode(encode(rows)) == rows
+    assert len(encode(rows)) < 1_048_576  # NATS's default largest message
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b"not compressed", "not a compressed JSON list"),
+        (encode([]).replace(b"x", b"y") + b"!", "not a compressed JSON list"),
+    ],
+)
+def test_anything_else_on_the_subject_is_refused(data: bytes, why: str) -> None:
+    with pytest.raises(BadMessage, match=why):
+        decode(data)
+
+
+def test_a_row_of_the_wrong_shape_refuses_the_whole_message() -> None:
+    import zlib
+
+    import orjson
+
+    good = list(reports(1)[0])
+    for bad in (good[:-1], [*good[:1], True, *good[2:]], [*good[:4], "1", *good[5:]]):
+        with pytest.raises(BadMessage, match="report 1 is not a report row"):
+            decode(zlib.compress(orjson.dumps([good, bad])))
+    with pytest.raises(BadMessage, match="not a list of reports"):
+        decode(zlib.compress(b'{"a": 1}'))
+
+
+def test_published_reports_are_in_the_stream_once_acked(nats_url: str, nats_stream: str) -> None:
+    stream = Stream((nats_url,), nats_stream)
+    pub = Publisher(stream)
+    pub.start()
+    try:
+        batch = reports(500)
+        pub.write_sync(batch)
+        singles = reports(40, service_id=4)
+
+        async def many() -> None:  # concurrent requests, as the web server's loop makes them
+            await asyncio.gather(*(pub.write([r]) for r in singles))
+
+        asyncio.run(many())
+    finally:
+        pub.stop()
+    messages = asyncio.run(read_all(nats_url, stream))
+    assert messages[0] == batch
+    assert sorted(r for m in messages[1:] for r in m) == sorted(singles)
+    assert len(messages) == 41
+
+
+def test_a_batch_too_large_for_one_message_is_split_and_all_stored(
+    nats_url: str, nats_stream: str
+) -> None:
+    stream = Stream((nats_url,), nats_stream)
+    pub = Publisher(stream)
+    pub.start()
+    try:
+        rows = reports(40_000)  # about 1.7 MB compressed
+        pub.write_sync(rows)
+    finally:
+        pub.stop()
+    messages = asyncio.run(read_all(nats_url, stream))
+    assert len(messages) > 1
+    assert [r for m in messages for r in m] == rows
+
+
+def test_no_server_is_one_clear_error(nats_stream: str) -> None:
+    from tests.conftest import free_port
+
+    pub = Publisher(Stream((f"nats://127.0.0.1:{free_port()}",), nats_stream))
+    with pytest.raises(LogUnavailable, match=r"cannot reach NATS at nats://127\.0\.0\.1:\d+"):
+        pub.start()
+    with pytest.raises(LogUnavailable, match="not running"):
+        pub.write_sync(reports(1))
+
+
+class OwnNats:
+    """A NATS server of the test's own, so that it can be stopped and started again."""
+
+    def __init__(self, store: Path, port: int) -> None:
+        self.store, self.port = store, port
+        self.url = f"nats://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        args = [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                asyncio.run(_ping(self.url))
+                return
+            except Exception:
+                time.sleep(0.1)
+        raise RuntimeError("nats-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+async def _ping(url: str) -> None:
+    nc = await nats.connect(url, connect_timeout=1, max_reconnect_attempts=0)
+    await nc.close()
+
+
+@pytest.fixture
+def own_nats(tmp_path: Path) -> Iterator[OwnNats]:
+    from tests.conftest import free_port
+
+    if not (shutil.which("nats-server") or Path("/usr/sbin/nats-server").exists()):
+        pytest.skip("no nats-server binary here")
+    server = OwnNats(tmp_path / "js", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.slow
+def test_a_server_that_goes_away_refuses_then_keeps_what_it_acked(own_nats: OwnNats) -> None:
+    stream = Stream((own_nats.url,), "PANNE_REPORTS")
+    pub = Publisher(stream)
+    pub.start()
+    try:
+        before = reports(3)
+        pub.write_sync(before)
+        own_nats.stop()
+        with pytest.raises(LogUnavailable):
+            pub.write_sync(reports(1))
+        own_nats.start()  # same storage: what was acked is still there
+        deadline = time.monotonic() + 15
+        after = reports(2, service_id=5)
+        while True:  # the publisher reconnects by itself
+            try:
+                pub.write_sync(after)
+                break
+            except LogUnavailable:
+                assert time.monotonic() < deadline, "the publisher did not reconnect"
+    finally:
+        pub.stop()
+    messages = asyncio.run(read_all(own_nats.url, stream))
+    assert messages[0] == before
+    assert after in messages
+
+
+@pytest.mark.slow
+def test_a_report_is_refused_with_503_while_the_stream_is_away(
+    own_nats: OwnNats, sqlite_url: str
+) -> None:
+    import httpx
+    from tests.conftest import LiveServer, settings_for
+
+    from panne.clock import SystemClock
+    from panne.node import Node
+
+    settings = settings_for(sqlite_url, nats_url=[own_nats.url], detect_warmup_days=0.0)
+    with LiveServer(Node(settings, clock=SystemClock(), background=False)) as srv:
+        report = {"service": "facebook", "problem": "login", "country": "FR"}
+        assert httpx.post(f"{srv.url}/api/v1/reports", json=report).status_code == 202
+        own_nats.stop()
+        r = httpx.post(f"{srv.url}/api/v1/reports", json=report, timeout=30)
+        assert r.status_code == 503
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.headers["retry-after"] == "5"
+        assert "try again" in r.json()["detail"]

@@ -1,0 +1,183 @@
+"""Workers store the report stream: on the real NATS server, into SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+
+import nats
+import pytest
+from sqlalchemy import Engine, func, select
+
+from panne.bus.jetstream import Publisher, Stream
+from panne.catalog import default_catalog
+from panne.signals.reports import Report, new_report_id
+from panne.store import catalog as catalog_store
+from panne.store import migrate
+from panne.store.engine import make_engine
+from panne.store.schema import counts, reports, services
+from panne.worker_role import Drained, Worker
+
+pytestmark = pytest.mark.nats
+T0_MS = 1_709_650_800_000
+
+
+def service_id(engine: Engine, slug: str) -> int:
+    catalog_store.merge(engine, default_catalog())
+    with engine.connect() as conn:
+        return int(conn.execute(select(services.c.id).where(services.c.slug == slug)).scalar_one())
+
+
+def made(sid: int, n: int, *, at_ms: int = T0_MS, counted: bool = True) -> list[Report]:
+    return [
+        Report(
+            new_report_id(at_ms + i),
+            sid,
+            "login",
+            "FR",
+            at_ms + i,
+            at_ms + i,
+            f"r{i}",
+            counted,
+            "api",
+        )
+        for i in range(n)
+    ]
+
+
+def publish(stream: Stream, *messages: list[Report]) -> None:
+    pub = Publisher(stream)
+    pub.start()
+    try:
+        for m in messages:
+            pub.write_sync(m)
+    finally:
+        pub.stop()
+
+
+def stored(engine: Engine) -> tuple[int, dict[tuple[int, str], int]]:
+    """(reports stored, counts by (minute, country))."""
+    with engine.connect() as conn:
+        n = int(conn.execute(select(func.count()).select_from(reports)).scalar_one())
+        rows = conn.execute(select(counts.c.minute, counts.c.country, counts.c.count)).all()
+    return n, {(m, c): k for m, c, k in rows}
+
+
+def drain(worker: Worker, *, until: int) -> list[Drained]:
+    """Connect, drain until ``until`` messages were taken (or 10 s), close."""
+
+    async def run() -> list[Drained]:
+        await worker.connect()
+        out: list[Drained] = []
+        deadline = time.monotonic() + 10
+        try:
+            while sum(d.messages for d in out) < until and time.monotonic() < deadline:
+                out.append(await worker.drain_once(timeout=0.5))
+        finally:
+            await worker.close()
+        return out
+
+    return asyncio.run(run())
+
+
+def test_reports_are_stored_and_counted_once_committed(
+    engine: Engine, nats_url: str, nats_stream: str
+) -> None:
+    sid = service_id(engine, "facebook")
+    stream = Stream((nats_url,), nats_stream)
+    first = made(sid, 3)
+    second = made(sid, 2, at_ms=T0_MS + 60_000) + made(sid, 1, at_ms=T0_MS + 60_100, counted=False)
+    publish(stream, first, second)
+    done = drain(Worker(engine, stream), until=2)
+    assert sum(d.stored for d in done) == 6 and sum(d.duplicates for d in done) == 0
+    minute = T0_MS // 1000
+    assert stored(engine) == (6, {(minute, "FR"): 3, (minute + 60, "FR"): 2})
+    assert asyncio.run(left_in(nats_url, stream)) == 0  # acked: the stream let them go
+
+
+async def left_in(url: str, stream: Stream) -> int:
+    nc = await nats.connect(url)
+    try:
+        return int((await nc.jetstream().stream_info(stream.name)).state.messages)
+    finally:
+        await nc.close()
+
+
+def test_a_message_delivered_again_is_not_counted_twice(
+    engine: Engine, nats_url: str, nats_stream: str
+) -> None:
+    """A worker that committed and died before its ack: the message comes back after the ack
+    wait, and the next worker finds its reports stored."""
+    sid = service_id(engine, "instagram")
+    stream = Stream((nats_url,), nats_stream)
+    rows = made(sid, 4)
+    publish(stream, rows)
+
+    async def commit_without_ack() -> None:
+        w = Worker(engine, stream, ack_wait=1.0)
+        await w.connect()
+        assert w._sub is not None
+        assert len(await w._sub.fetch(1, timeout=5)) == 1
+        assert w.writer.commit_new(rows) == 4  # committed; then the process "dies"
+        await w.close()
+
+    asyncio.run(commit_without_ack())
+    time.sleep(1.5)
+    done = drain(Worker(engine, stream, ack_wait=1.0), until=1)
+    assert (sum(d.stored for d in done), sum(d.duplicates for d in done)) == (0, 4)
+    assert stored(engine) == (4, {(T0_MS // 1000, "FR"): 4})
+
+
+def test_a_message_that_is_not_panne_s_is_dropped_and_the_rest_stored(
+    engine: Engine, nats_url: str, nats_stream: str
+) -> None:
+    sid = service_id(engine, "threads")
+    stream = Stream((nats_url,), nats_stream)
+    publish(stream, made(sid, 1))  # creates the stream
+
+    async def garbage() -> None:
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        await js.publish(stream.subject, b"hello", stream=stream.name)
+        await js.publish(stream.subject, zlib.compress(b'[["x"]]'), stream=stream.name)
+        await nc.close()
+
+    asyncio.run(garbage())
+    publish(stream, made(sid, 2, at_ms=T0_MS + 60_000))
+    done = drain(Worker(engine, stream), until=4)
+    assert sum(d.dropped for d in done) == 2 and sum(d.stored for d in done) == 3
+    assert stored(engine)[0] == 3
+    assert asyncio.run(left_in(nats_url, stream)) == 0  # dropped for good, not redelivered
+
+
+def test_a_failed_commit_leaves_the_reports_in_the_stream(
+    tmp_path: object, nats_url: str, nats_stream: str
+) -> None:
+    """A database without the schema fails the commit: nothing is acked, and once the schema
+    is there the same messages are stored."""
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    engine = make_engine(f"sqlite:///{tmp_path / 'later.db'}")
+    stream = Stream((nats_url,), nats_stream)
+    publish(stream, made(1, 2))
+
+    async def fail_once() -> None:
+        w = Worker(engine, stream)
+        await w.connect()
+        try:
+            with pytest.raises(Exception, match="no such table"):
+                await w.drain_once(timeout=5)
+        finally:
+            await w.close()
+
+    asyncio.run(fail_once())
+    assert asyncio.run(left_in(nats_url, stream)) == 1
+    migrate.upgrade(engine)
+    sid = service_id(engine, "facebook")
+    assert sid == 1  # the reports were made for the first service
+    time.sleep(2.5)  # the nak's delay
+    done = drain(Worker(engine, stream), until=1)
+    assert sum(d.stored for d in done) == 2
+    engine.dispose()
