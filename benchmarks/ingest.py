@@ -20,6 +20,7 @@ virtualenv), in the same run, and prints its figures in a second column.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -208,7 +209,18 @@ def measure_stream(env: dict[str, str], args: argparse.Namespace, script: Path) 
             proc.wait()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        asyncio.run(_delete_stream(env["PANNE_NATS_STREAM"]))
     return out
+
+
+async def _delete_stream(name: str) -> None:
+    import nats
+
+    nc = await nats.connect("nats://127.0.0.1:4222")
+    try:
+        await nc.jetstream().delete_stream(name)
+    finally:
+        await nc.close()
 
 
 def main() -> None:

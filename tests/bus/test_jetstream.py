@@ -105,7 +105,8 @@ def test_published_reports_are_in_the_stream_once_acked(nats_url: str, nats_stre
     messages = asyncio.run(read_all(nats_url, stream))
     assert messages[0] == batch
     assert sorted(r for m in messages[1:] for r in m) == sorted(singles)
-    assert len(messages) == 41
+    # Requests that queued while a publish waited for its ack shared the next message.
+    assert len(messages) < 41
 
 
 def test_a_batch_too_large_for_one_message_is_split_and_all_stored(

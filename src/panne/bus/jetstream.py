@@ -18,12 +18,13 @@ import asyncio
 import logging
 import threading
 import zlib
+from collections import deque
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import nats
+import nats.errors
 import orjson
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
@@ -40,7 +41,10 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 DUPLICATE_WINDOW_SECONDS = 120.0  # a publish retried after a lost ack is stored once
 PUBLISH_TIMEOUT_SECONDS = 5.0
-CONNECT_TIMEOUT_SECONDS = 3.0
+# Requests queued meanwhile share a message up to this many reports (about 90 KB compressed);
+# a larger request, a batch, is a message of its own.
+GROUP_MAX_REPORTS = 2000
+CONNECT_TIMEOUT_SECONDS = 3
 _FIELDS = len(Report._fields)
 _TYPES: tuple[type | tuple[type, ...], ...] = (
     str,
@@ -77,18 +81,32 @@ class Stream:
 
     async def connect(self, client_name: str) -> NatsClient:
         """A connection that reconnects by itself; one line of error if no server answers."""
-        connecting = nats.connect(
+        nc = NatsClient()
+
+        # The client's own callbacks log a traceback per failed attempt; a line is enough.
+        async def said(exc: Exception) -> None:
+            log.warning("NATS: %s", exc or type(exc).__name__)
+
+        async def gone() -> None:
+            if not (nc.is_closed or nc.is_draining):  # not our own close
+                log.warning("NATS: disconnected, reconnecting")
+
+        async def back() -> None:
+            log.warning("NATS: reconnected")
+
+        connecting = nc.connect(
             servers=list(self.servers),
             name=client_name,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             max_reconnect_attempts=-1,  # once connected, for ever
             allow_reconnect=True,
-            error_cb=_said,
-            disconnected_cb=_gone,
-            reconnected_cb=_back,
+            error_cb=said,
+            disconnected_cb=gone,
+            reconnected_cb=back,
         )
         try:  # the first time, a bounded wait: a server that is not there is a start-up error
-            return await asyncio.wait_for(connecting, 2 * CONNECT_TIMEOUT_SECONDS)
+            await asyncio.wait_for(connecting, 2 * CONNECT_TIMEOUT_SECONDS)
+            return nc
         except (NatsError, OSError, TimeoutError) as exc:
             where = ", ".join(self.servers)
             why = str(exc) or "no answer"
@@ -107,19 +125,6 @@ class Stream:
             await js.add_stream(config)
         except BadRequestError:  # it exists with other settings: take ours where they differ
             await js.update_stream(config)
-
-
-# The client's own callbacks log a traceback per failed attempt; one line each is enough.
-async def _said(exc: Exception) -> None:
-    log.warning("NATS: %s", exc or type(exc).__name__)
-
-
-async def _gone() -> None:
-    log.warning("NATS: disconnected, reconnecting")
-
-
-async def _back() -> None:
-    log.warning("NATS: reconnected")
 
 
 def encode(reports: Sequence[Report]) -> bytes:
@@ -163,6 +168,8 @@ class Publisher:
         self._thread: threading.Thread | None = None
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
+        self._waiting: deque[tuple[Sequence[Report], asyncio.Future[None]]] = deque()
+        self._sender: asyncio.Task[None] | None = None
         self.published = 0
 
     def start(self) -> None:
@@ -208,10 +215,41 @@ class Publisher:
     async def write(self, reports: Sequence[Report], tally: Tally | None = None) -> None:
         """Return once ``reports`` are in the stream; ``tally`` is for the database writer
         (workers count what they store)."""
-        await asyncio.wrap_future(self._submit(self._publish(reports)))
+        await asyncio.wrap_future(self._submit(self._queue(reports)))
 
     def write_sync(self, reports: Sequence[Report]) -> None:
-        self._submit(self._publish(reports)).result()
+        self._submit(self._queue(reports)).result()
+
+    async def _queue(self, reports: Sequence[Report]) -> None:
+        """Wait for the message that carries ``reports``: the requests that queued while the
+        last publish waited for its ack go in the next message together (group commit, as the
+        database writer does), so under load a message and its ack serve many requests."""
+        if not reports:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append((reports, waiter))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_waiting())
+        await waiter
+
+    async def _send_waiting(self) -> None:
+        while self._waiting:
+            group = [self._waiting.popleft()]
+            size = len(group[0][0])
+            while self._waiting and size + len(self._waiting[0][0]) <= GROUP_MAX_REPORTS:
+                group.append(self._waiting.popleft())
+                size += len(group[-1][0])
+            rows = list(group[0][0]) if len(group) == 1 else [r for g, _ in group for r in g]
+            try:
+                await self._publish(rows)
+            except Exception as exc:
+                for _, waiter in group:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                continue
+            for _, waiter in group:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def _call(self, coro: Coroutine[Any, Any, _T]) -> _T:
         return self._submit(coro).result()
