@@ -91,12 +91,19 @@ def test_reports_flow_from_ingest_through_the_stream_to_the_pages_and_a_detector
 ) -> None:
     env = deployment
     ingest_port, web_port = free_port(), free_port()
+    metrics = {"worker": free_port(), "first": free_port(), "second": free_port()}
+
+    def scrape(role: str, name: str) -> float:
+        text = httpx.get(f"http://127.0.0.1:{metrics[role]}/metrics").text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(name))  # fmt: skip
+
     procs = [
         ingest := Proc(tmp_path, env, "ingest", "--port", str(ingest_port)),
         web := Proc(tmp_path, env, "web", "--port", str(web_port)),
-        worker := Proc(tmp_path, env, "worker"),
-        first := Proc(tmp_path, env, "detector"),
-        second := Proc(tmp_path, env, "detector"),
+        worker := Proc(tmp_path, env, "worker", "--metrics-port", str(metrics["worker"])),
+        first := Proc(tmp_path, env, "detector", "--metrics-port", str(metrics["first"])),
+        second := Proc(tmp_path, env, "detector", "--metrics-port", str(metrics["second"])),
     ]
     try:
         assert ingest.expect("serving on"), ingest.log()
@@ -125,6 +132,7 @@ def test_reports_flow_from_ingest_through_the_stream_to_the_pages_and_a_detector
             for code, n in bucket["country"].items():
                 by_country[code] = by_country.get(code, 0) + n
         assert by_country == {"FR": 2, "TN": 1, "US": 1}
+        assert scrape("worker", 'panne_worker_reports_total{outcome="stored"}') == 4
         # Ingest serves the report endpoints only; web serves the pages.
         assert httpx.get(f"{ingest_url}/").status_code == 404
         assert httpx.get(f"{web_url}/").status_code == 200
@@ -139,9 +147,14 @@ def test_reports_flow_from_ingest_through_the_stream_to_the_pages_and_a_detector
             second.expect("active", timeout=0.2)
         active, standby = (first, second) if first.expect("active", 0) else (second, first)
         assert not standby.expect("active", timeout=2)  # never two at once
+        roles = {"first": first, "second": second}
+        name_of = {p: n for n, p in roles.items()}
+        assert scrape(name_of[active], "panne_detector_active") == 1
+        assert scrape(name_of[standby], "panne_detector_active") == 0
         active.proc.kill()
         active.proc.wait(timeout=10)
         assert standby.expect("active", timeout=30), standby.log()
+        assert scrape(name_of[standby], "panne_detector_active") == 1
     finally:
         codes = {p.args[0] + str(i): p.stop() for i, p in enumerate(procs)}
     # SIGTERM ends every role cleanly (the killed detector aside): uvicorn, once shut down,

@@ -98,10 +98,33 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (1 to 65535): {text!r}")
+    return int(text)
+
+
+def _serve_metrics(args: argparse.Namespace, metrics: Any) -> None:
+    """``--metrics-port``: /metrics of a role that has no web server, in a thread."""
+    if args.metrics_port is None:
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(args.metrics_port, addr=args.metrics_host, registry=metrics.registry)
+    except OSError as exc:
+        raise CliError(
+            f"cannot serve metrics on {args.metrics_host}:{args.metrics_port} "
+            f"(--metrics-host/--metrics-port): {exc.strerror or exc}"
+        ) from None
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
 
     from panne.bus.jetstream import Stream
+    from panne.clock import SystemClock
+    from panne.metrics import Metrics
     from panne.store import migrate
     from panne.store.engine import make_engine
     from panne.worker_role import Worker
@@ -116,7 +139,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     migrate.upgrade(engine)
     stream = Stream.of(settings)
-    worker = Worker(engine, stream, max_batch=settings.commit_batch_max)
+    metrics = Metrics(engine, SystemClock())
+    _serve_metrics(args, metrics)
+    worker = Worker(engine, stream, max_batch=settings.commit_batch_max, metrics=metrics)
     stop = _stop_on_signals()
 
     def ready() -> None:
@@ -138,6 +163,7 @@ def cmd_detector(args: argparse.Namespace) -> int:
     node = Node(settings, roles=Roles(ingest=False, detect=True, work=False))
     node.prepare_database()
     leadership = Leadership(node.engine)
+    _serve_metrics(args, node.metrics)  # a standby's too: panne_detector_active 0
     stop = _stop_on_signals()
     every = settings.leader_retry_seconds
     print(f"panne detector (pid {os.getpid()}) standing by", flush=True)
@@ -416,6 +442,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_serve)
 
+    def metrics_port(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--metrics-port",
+            type=int,
+            metavar="PORT",
+            help="serve Prometheus metrics at http://HOST:PORT/metrics (default: none)",
+        )
+        p.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
+                       help="address of the metrics server (default %(default)s)")  # fmt: skip
+
     # The roles of `panne serve`, one process each, when one machine is not enough.
     scale = (
         " Several processes share a PostgreSQL database; with nats_url (PANNE_NATS_URL) the "
@@ -451,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
         "needed, they share the stream. Needs nats_url (PANNE_NATS_URL).",
     )
     database(p)
+    metrics_port(p)
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser(
@@ -463,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
         "1, for its supervisor to start it again.",
     )
     database(p)
+    metrics_port(p)
     p.set_defaults(func=cmd_detector)
 
     p = sub.add_parser("report", help="send one report to a running server")

@@ -66,6 +66,7 @@ REASON_BY_STATUS = {
     415: "not_json",
     422: "invalid",
     429: "rate_limited",
+    503: "unavailable",  # the report stream is away
 }
 REASONS = tuple(sorted({*REASON_BY_TITLE.values(), *REASON_BY_STATUS.values(), "error", "other"}))
 
@@ -131,6 +132,24 @@ class Metrics:
         Gauge("panne_probes_down", "Enabled probes down now", registry=r).set_function(
             lambda: probes_down(engine)
         )
+        self.detector_active = Gauge(
+            "panne_detector_active",
+            "1 where detection runs (panne serve, the active panne detector), 0 in a standby",
+            registry=r,
+        )
+        self.worker_reports = Counter(
+            "panne_worker_reports",
+            "Reports a worker took from the stream: stored, or already stored (a redelivery)",
+            ["outcome"], registry=r,
+        )  # fmt: skip
+        self.worker_dropped = Counter(
+            "panne_worker_messages_dropped", "Messages on the stream that were not panne's",
+            registry=r,
+        )  # fmt: skip
+        self.worker_failures = Counter(
+            "panne_worker_commit_failures", "Commits that failed (the messages stay in the stream)",
+            registry=r,
+        )  # fmt: skip
         self.vendor_polls = Counter(
             "panne_vendor_polls", "Vendor status page polls, by outcome (ok or error)",
             ["outcome"], registry=r,

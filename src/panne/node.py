@@ -176,6 +176,7 @@ class Node:
                 minutes = self.watcher.warm_up(self.settings.detect_warmup_days)
                 log.info("detector warmed up on %d minutes of history", minutes)
             detect.warm()  # before the freeze: the compiled steps are start-up objects too
+            self.metrics.detector_active.set(1)
         self.started = True
         # What start-up built lives as long as the process: take it out of the collector's
         # sight, so full collections stay short on the ingest path.
@@ -186,7 +187,7 @@ class Node:
             # One small read every few seconds, so an import is served without a restart.
             self._spawn("panne-catalog", self._check_catalog_forever)
             if roles.work and self.settings.nats_url:
-                worker = Worker(self.engine, Stream.of(self.settings),
+                worker = Worker(self.engine, Stream.of(self.settings), metrics=self.metrics,
                                 max_batch=self.settings.commit_batch_max)  # fmt: skip
                 self._spawn("panne-worker", lambda: asyncio.run(worker.serve(self._stop)))
             if roles.detect:
@@ -264,6 +265,7 @@ class Node:
             self._threads.clear()
             self.writer.stop()
             self.engine.dispose()
+            self.metrics.detector_active.set(0)
             self.started = False
 
     def _restore_dedupe(self) -> None:

@@ -25,6 +25,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy import Engine
 
 from panne.bus.jetstream import BadMessage, Stream, decode
+from panne.metrics import Metrics
 from panne.signals.reports import Report
 from panne.store.writer import ReportWriter
 
@@ -54,8 +55,10 @@ class Worker:
         *,
         max_batch: int = 2048,
         ack_wait: float = ACK_WAIT_SECONDS,
+        metrics: Metrics | None = None,
     ) -> None:
         self.stream = stream
+        self.metrics = metrics
         self._ack_wait = ack_wait
         self.writer = ReportWriter(engine, max_batch=max_batch)
         self._nc: NatsClient | None = None
@@ -99,11 +102,17 @@ class Worker:
             stored = await asyncio.to_thread(self.writer.commit_new, rows) if rows else 0
         except Exception:
             log.exception("storing %d reports failed; they stay in the stream", len(rows))
+            if self.metrics is not None:
+                self.metrics.worker_failures.inc()
             for msg in good:
                 await msg.nak(delay=RETRY_SECONDS)
             raise
         for msg in good:
             await msg.ack()
+        if self.metrics is not None:
+            self.metrics.worker_reports.labels("stored").inc(stored)
+            self.metrics.worker_reports.labels("duplicate").inc(len(rows) - stored)
+            self.metrics.worker_dropped.inc(dropped)
         return Drained(len(msgs), stored, len(rows) - stored, dropped)
 
     async def serve(self, stop: threading.Event, ready: Callable[[], None] | None = None) -> None:
