@@ -36,13 +36,18 @@ def _pg_available() -> bool:
         return False
 
 
+def _needed(what: str, url: str, available: bool) -> str:
+    """``url`` if the server answers; else the test is skipped, or fails in CI, which has it."""
+    if not available:
+        if os.environ.get("CI"):
+            pytest.fail(f"{what} is not reachable at {url}")
+        pytest.skip(f"{what} is not running here")
+    return url
+
+
 @pytest.fixture(scope="session")
 def pg_admin() -> str:
-    if not _pg_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
-        pytest.skip("PostgreSQL is not running here")
-    return PG_ADMIN_URL
+    return _needed("PostgreSQL", PG_ADMIN_URL, _pg_available())
 
 
 @pytest.fixture
@@ -57,16 +62,18 @@ def pg_url(pg_admin: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def nats_url() -> str:
+def _nats_available() -> bool:
     host, port = NATS_URL.removeprefix("nats://").rsplit(":", 1)
     try:
         socket.create_connection((host, int(port)), timeout=3).close()
+        return True
     except OSError:
-        if os.environ.get("CI"):
-            pytest.fail(f"NATS is not reachable at {NATS_URL}")
-        pytest.skip("NATS is not running here")
-    return NATS_URL
+        return False
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    return _needed("NATS", NATS_URL, _nats_available())
 
 
 @pytest.fixture

@@ -424,6 +424,11 @@ def build_parser() -> argparse.ArgumentParser:
             help="database URL (or $PANNE_DATABASE_URL; default sqlite:///panne.db)",
         )
 
+    def listening(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+        p.add_argument("--port", type=int, help="port to listen on (default 8080)")
+        database(p)
+
     p = sub.add_parser(
         "serve",
         help="run every role in one process: API, ingest, detection",
@@ -432,9 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
         "wrong host fails at once, naming the option; 'serving on URL' is printed once the "
         "server listens.",
     )
-    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port to listen on (default 8080)")
-    database(p)
+    listening(p)
     p.add_argument(
         "--demo",
         action="store_true",
@@ -463,9 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the pages, the JSON and Statuspage APIs, feeds and badges, and take "
         "reports; detection runs in panne detector." + scale,
     )
-    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port to listen on (default 8080)")
-    database(p)
+    listening(p)
     p.set_defaults(func=cmd_web)
 
     p = sub.add_parser(
@@ -475,9 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
         "/api/v1/reports/batch), /healthz and /metrics: a report is answered 202 once it is "
         "durable, committed or acked by JetStream." + scale,
     )
-    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port to listen on (default 8080)")
-    database(p)
+    listening(p)
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser(
