@@ -222,8 +222,17 @@ def test_a_report_is_refused_with_503_while_the_stream_is_away(
         report = {"service": "facebook", "problem": "login", "country": "FR"}
         assert httpx.post(f"{srv.url}/api/v1/reports", json=report).status_code == 202
         own_nats.stop()
-        r = httpx.post(f"{srv.url}/api/v1/reports", json=report, timeout=30)
+        other = {**report, "service": "instagram"}
+        r = httpx.post(f"{srv.url}/api/v1/reports", json=other, timeout=30)
         assert r.status_code == 503
         assert r.headers["content-type"] == "application/problem+json"
         assert r.headers["retry-after"] == "5"
         assert "try again" in r.json()["detail"]
+        own_nats.start()
+        deadline = time.monotonic() + 20
+        while (
+            r := httpx.post(f"{srv.url}/api/v1/reports", json=other, timeout=30)
+        ).status_code != 202:
+            assert r.status_code == 503 and time.monotonic() < deadline
+        # The refused report was not remembered by the dedupe: the retry counts.
+        assert r.json()["counted"] is True

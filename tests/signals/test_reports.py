@@ -114,6 +114,15 @@ def test_remembered_reports_survive_a_restart() -> None:
     assert not d.first_in_window("r1", 1, 500)
 
 
+def test_a_report_that_was_not_accepted_is_forgotten() -> None:
+    d = Deduper(window_seconds=900)
+    assert d.first_in_window("r1", 1, 100.25)
+    d.forget("r1", 1, 100_249)  # another report's time: kept
+    assert not d.first_in_window("r1", 1, 200)
+    d.forget("r1", 1, 100_250)
+    assert d.first_in_window("r1", 1, 200)
+
+
 def test_just_after_midnight_the_reporter_is_also_known_under_yesterdays_salt() -> None:
     salts: dict[int, bytes] = {}
     fp = Fingerprinter(lambda day: salts.setdefault(day, bytes([day % 256]) * 32))

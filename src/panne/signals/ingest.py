@@ -93,7 +93,13 @@ class Ingestor:
     async def _write(self, reports: Sequence[Report], tally: Tally | None = None) -> None:
         try:
             await self._writer.write(reports, tally)
-        except LogUnavailable as exc:  # the stream is away: the client may try again
+        except Exception as exc:  # (a cancelled request's reports may still be committed)
+            for r in reports:  # not accepted: a retry by the same people must count
+                if r.counted and r.reporter is not None:
+                    self.deduper.forget(r.reporter, r.service_id, r.occurred_ms)
+            if not isinstance(exc, LogUnavailable):
+                raise
+            # The stream is away: nothing was accepted, and the client may try again.
             log.warning("%d reports refused: %s", len(reports), exc)
             raise IngestError(
                 503,

@@ -237,6 +237,14 @@ class Deduper:
         self._last[key] = now
         return True
 
+    def forget(self, reporter: str, service_id: int, at_ms: int) -> None:
+        """Undo the record of a report counted at ``at_ms`` that was not accepted after all
+        (the store or the stream failed): the reporter's retry must count."""
+        key = (reporter, service_id)
+        last = self._last.get(key)
+        if last is not None and int(last * 1000) == at_ms:
+            del self._last[key]
+
     def remember(self, reporter: str, service_id: int, at: float) -> None:
         key = (reporter, service_id)
         self._last[key] = max(at, self._last.get(key, at))
