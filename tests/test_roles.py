@@ -133,6 +133,7 @@ def test_reports_flow_from_ingest_through_the_stream_to_the_pages_and_a_detector
                 by_country[code] = by_country.get(code, 0) + n
         assert by_country == {"FR": 2, "TN": 1, "US": 1}
         assert scrape("worker", 'panne_worker_reports_total{outcome="stored"}') == 4
+        assert scrape("worker", "panne_worker_stream_pending") == 0
         # Ingest serves the report endpoints only; web serves the pages.
         assert httpx.get(f"{ingest_url}/").status_code == 404
         assert httpx.get(f"{web_url}/").status_code == 200

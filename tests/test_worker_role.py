@@ -181,3 +181,32 @@ def test_a_failed_commit_leaves_the_reports_in_the_stream(
     done = drain(Worker(engine, stream), until=1)
     assert sum(d.stored for d in done) == 2
     engine.dispose()
+
+
+def test_a_worker_says_how_far_behind_it_is(
+    engine: Engine, nats_url: str, nats_stream: str
+) -> None:
+    from panne.clock import ManualClock
+    from panne.metrics import Metrics
+    from panne.worker_role import FETCH_MESSAGES
+
+    sid = service_id(engine, "facebook")
+    stream = Stream((nats_url,), nats_stream)
+    publish(stream, *([r] for r in made(sid, FETCH_MESSAGES + 44)))
+    metrics = Metrics(engine, ManualClock(T0_MS / 1000))
+    worker = Worker(engine, stream, metrics=metrics)
+
+    async def twice() -> list[float | None]:
+        await worker.connect()
+        seen: list[float | None] = []
+        try:
+            for _ in range(2):
+                await worker.drain_once(timeout=2)
+                seen.append(metrics.registry.get_sample_value("panne_worker_stream_pending"))
+        finally:
+            await worker.close()
+        return seen
+
+    assert asyncio.run(twice()) == [44, 0]
+    stored = metrics.registry.get_sample_value("panne_worker_reports_total", {"outcome": "stored"})
+    assert stored == FETCH_MESSAGES + 44

@@ -142,6 +142,11 @@ class Metrics:
             "Reports a worker took from the stream: stored, or already stored (a redelivery)",
             ["outcome"], registry=r,
         )  # fmt: skip
+        self.worker_pending = Gauge(
+            "panne_worker_stream_pending",
+            "Messages waiting in the report stream, as of this worker's last fetch",
+            registry=r,
+        )
         self.worker_dropped = Counter(
             "panne_worker_messages_dropped", "Messages on the stream that were not panne's",
             registry=r,

@@ -86,7 +86,11 @@ class Worker:
         try:
             msgs = await self._sub.fetch(FETCH_MESSAGES, timeout=timeout)
         except FetchTimeout:
+            if self.metrics is not None:
+                self.metrics.worker_pending.set(0)
             return Drained()
+        if self.metrics is not None:  # how far behind the workers are, for scaling them
+            self.metrics.worker_pending.set(msgs[-1].metadata.num_pending)
         good: list[Msg] = []
         rows: list[Report] = []
         dropped = 0
