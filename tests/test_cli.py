@@ -383,3 +383,10 @@ def test_roles_that_need_a_server_say_so(tmp_path: Path) -> None:
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith(f"panne: cannot reach NATS at nats://127.0.0.1:{port} (nats_url)")
     assert "Traceback" not in out.stderr and "storing" not in out.stdout
+    for role in ("ingest", "web", "serve"):
+        out = panne(role, "--port", str(free_port()), cwd=tmp_path,
+                    env={"PANNE_NATS_URL": f"nats://127.0.0.1:{port}"})  # fmt: skip
+        assert out.returncode == 1, out.stderr
+        last = out.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"panne: cannot reach NATS at nats://127.0.0.1:{port} (nats_url)")
+        assert "Traceback" not in out.stderr and "serving" not in out.stdout

@@ -263,7 +263,8 @@ class Publisher:
     async def _publish(self, reports: Sequence[Report]) -> None:
         if not reports:
             return
-        assert self._nc is not None and self._js is not None
+        if self._nc is None or self._js is None:  # stopped meanwhile
+            raise LogUnavailable("the report stream publisher is not running")
         payload = encode(reports)
         if len(payload) > self._nc.max_payload and len(reports) > 1:
             half = len(reports) // 2

@@ -50,6 +50,8 @@ def _serve(args: argparse.Namespace, roles: Any, *, ingest_only: bool) -> int:
     try:
         node = Node(settings, roles=roles)
         node.prepare_database()  # a database that cannot be used is one line, not a traceback
+        if settings.nats_url:
+            node.writer.start()  # likewise a stream that cannot be reached
         server.serve(create_app(node, ingest_only=ingest_only), sock, settings)
     finally:
         sock.close()
