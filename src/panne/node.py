@@ -187,8 +187,7 @@ class Node:
             # One small read every few seconds, so an import is served without a restart.
             self._spawn("panne-catalog", self._check_catalog_forever)
             if roles.work and self.settings.nats_url:
-                worker = Worker(self.engine, Stream.of(self.settings), metrics=self.metrics,
-                                max_batch=self.settings.commit_batch_max)  # fmt: skip
+                worker = Worker(self.engine, Stream.of(self.settings), metrics=self.metrics)
                 self._spawn("panne-worker", lambda: asyncio.run(worker.serve(self._stop)))
             if roles.detect:
                 self._start_detect_roles()

@@ -25,6 +25,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy import Engine
 
 from panne.bus.jetstream import BadMessage, Stream, decode
+from panne.clock import SystemClock
 from panne.metrics import Metrics
 from panne.signals.reports import Report
 from panne.store.writer import ReportWriter
@@ -53,14 +54,13 @@ class Worker:
         engine: Engine,
         stream: Stream,
         *,
-        max_batch: int = 2048,
         ack_wait: float = ACK_WAIT_SECONDS,
         metrics: Metrics | None = None,
     ) -> None:
         self.stream = stream
-        self.metrics = metrics
+        self.metrics = metrics or Metrics(engine, SystemClock())
         self._ack_wait = ack_wait
-        self.writer = ReportWriter(engine, max_batch=max_batch)
+        self.writer = ReportWriter(engine)  # commit_new only: one transaction per fetch
         self._nc: NatsClient | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
 
@@ -86,11 +86,10 @@ class Worker:
         try:
             msgs = await self._sub.fetch(FETCH_MESSAGES, timeout=timeout)
         except FetchTimeout:
-            if self.metrics is not None:
-                self.metrics.worker_pending.set(0)
+            self.metrics.worker_pending.set(0)
             return Drained()
-        if self.metrics is not None:  # how far behind the workers are, for scaling them
-            self.metrics.worker_pending.set(msgs[-1].metadata.num_pending)
+        # How far behind the workers are, for scaling them.
+        self.metrics.worker_pending.set(msgs[-1].metadata.num_pending)
         good: list[Msg] = []
         rows: list[Report] = []
         dropped = 0
@@ -106,17 +105,15 @@ class Worker:
             stored = await asyncio.to_thread(self.writer.commit_new, rows) if rows else 0
         except Exception:
             log.exception("storing %d reports failed; they stay in the stream", len(rows))
-            if self.metrics is not None:
-                self.metrics.worker_failures.inc()
+            self.metrics.worker_failures.inc()
             for msg in good:
                 await msg.nak(delay=RETRY_SECONDS)
             raise
         for msg in good:
             await msg.ack()
-        if self.metrics is not None:
-            self.metrics.worker_reports.labels("stored").inc(stored)
-            self.metrics.worker_reports.labels("duplicate").inc(len(rows) - stored)
-            self.metrics.worker_dropped.inc(dropped)
+        self.metrics.worker_reports.labels("stored").inc(stored)
+        self.metrics.worker_reports.labels("duplicate").inc(len(rows) - stored)
+        self.metrics.worker_dropped.inc(dropped)
         return Drained(len(msgs), stored, len(rows) - stored, dropped)
 
     async def serve(self, stop: threading.Event, ready: Callable[[], None] | None = None) -> None:

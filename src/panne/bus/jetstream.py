@@ -170,7 +170,6 @@ class Publisher:
         self._js: JetStreamContext | None = None
         self._waiting: deque[tuple[Sequence[Report], asyncio.Future[None]]] = deque()
         self._sender: asyncio.Task[None] | None = None
-        self.published = 0
 
     def start(self) -> None:
         if self._thread is not None:
@@ -287,4 +286,3 @@ class Publisher:
                     raise LogUnavailable("the report stream did not ack in time") from None
             except NatsError as exc:
                 raise LogUnavailable(f"the report stream refused the reports: {exc}") from None
-        self.published += len(reports)

@@ -9,10 +9,14 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from panne.cli.common import CliError, settings_from
 from panne.config import Settings
+
+if TYPE_CHECKING:  # the commands import what they run when they run it
+    from panne.metrics import Metrics
+    from panne.node import Roles
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -33,7 +37,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return _serve(args, Roles(detect=False, work=False), ingest_only=True)
 
 
-def _serve(args: argparse.Namespace, roles: Any, *, ingest_only: bool) -> int:
+def _serve(args: argparse.Namespace, roles: Roles, *, ingest_only: bool) -> int:
     from panne.node import Node
     from panne.web import server
     from panne.web.app import create_app
@@ -78,7 +82,7 @@ def port_number(text: str) -> int:
     return int(text)
 
 
-def _serve_metrics(args: argparse.Namespace, metrics: Any) -> None:
+def _serve_metrics(args: argparse.Namespace, metrics: Metrics) -> None:
     """``--metrics-port``: /metrics of a role that has no web server, in a thread."""
     if args.metrics_port is None:
         return
@@ -115,7 +119,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stream = Stream.of(settings)
     metrics = Metrics(engine, SystemClock())
     _serve_metrics(args, metrics)
-    worker = Worker(engine, stream, max_batch=settings.commit_batch_max, metrics=metrics)
+    worker = Worker(engine, stream, metrics=metrics)
     stop = _stop_on_signals()
 
     def ready() -> None:
