@@ -157,3 +157,26 @@ def test_serve_with_a_stream_publishes_and_its_own_worker_stores(
                 break
             time.sleep(0.1)
     assert (n, total) == (3, 3)
+
+
+@pytest.mark.postgres
+def test_two_processes_on_one_postgresql_count_a_person_once(pg_url: str) -> None:
+    """`panne serve` and `panne web` on one database, no stream: a person's report to each,
+    within the dedupe window, is stored twice and counted once."""
+    from sqlalchemy import func, select
+
+    from panne.node import Roles
+    from panne.store.schema import counts, reports
+
+    settings = settings_for(pg_url, detect_warmup_days=0.0)
+    serve = Node(settings, clock=SystemClock(), background=False)
+    web = Node(settings, clock=SystemClock(), background=False, roles=Roles(detect=False))
+    report = {"service": "facebook", "problem": "login", "country": "TN"}
+    with LiveServer(serve) as one, LiveServer(web) as other:
+        for url, ua in ((one.url, "me"), (other.url, "me"), (other.url, "someone else")):
+            r = httpx.post(f"{url}/api/v1/reports", json=report, headers={"user-agent": ua})
+            assert r.status_code == 202, r.text
+        with serve.engine.connect() as conn:
+            n = conn.execute(select(func.count()).select_from(reports)).scalar_one()
+            total = conn.execute(select(func.sum(counts.c.count))).scalar()
+    assert (n, total) == (3, 2)

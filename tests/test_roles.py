@@ -134,6 +134,18 @@ def test_reports_flow_from_ingest_through_the_stream_to_the_pages_and_a_detector
         assert by_country == {"FR": 2, "TN": 1, "US": 1}
         assert scrape("worker", 'panne_worker_reports_total{outcome="stored"}') == 4
         assert scrape("worker", "panne_worker_stream_pending") == 0
+        # The first person again, through the other process: stored, not counted a second time.
+        report = {"service": "facebook", "problem": "website", "country": "FR"}
+        r = httpx.post(f"{web_url}/api/v1/reports", json=report,
+                       headers={"user-agent": "browser 0"})  # fmt: skip
+        assert r.status_code == 202, r.text
+        deadline = time.monotonic() + 20
+        stored = 'panne_worker_reports_total{outcome="stored"}'
+        while scrape("worker", stored) < 5 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert scrape("worker", "panne_worker_reports_uncounted_total") == 1
+        body = httpx.get(f"{web_url}/api/v1/services/facebook/counts?by=country").json()
+        assert body["total"] == 4
         # Ingest serves the report endpoints only; web serves the pages.
         assert httpx.get(f"{ingest_url}/").status_code == 404
         assert httpx.get(f"{web_url}/").status_code == 200

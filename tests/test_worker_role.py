@@ -12,6 +12,8 @@ from sqlalchemy import Engine, func, select
 
 from panne.bus.jetstream import Publisher, Stream
 from panne.catalog import default_catalog
+from panne.clock import ManualClock
+from panne.metrics import Metrics
 from panne.signals.reports import Report, new_report_id
 from panne.store import catalog as catalog_store
 from panne.store import migrate
@@ -21,6 +23,7 @@ from panne.worker_role import Drained, Worker
 
 pytestmark = pytest.mark.nats
 T0_MS = 1_709_650_800_000
+WINDOW_MS = 900_000
 
 
 def service_id(engine: Engine, slug: str) -> int:
@@ -29,7 +32,10 @@ def service_id(engine: Engine, slug: str) -> int:
         return int(conn.execute(select(services.c.id).where(services.c.slug == slug)).scalar_one())
 
 
-def made(sid: int, n: int, *, at_ms: int = T0_MS, counted: bool = True) -> list[Report]:
+def made(
+    sid: int, n: int, *, at_ms: int = T0_MS, counted: bool = True, who: str = "r"
+) -> list[Report]:
+    """``n`` reports a millisecond apart, by reporters ``who0``, ``who1``…"""
     return [
         Report(
             new_report_id(at_ms + i),
@@ -38,7 +44,7 @@ def made(sid: int, n: int, *, at_ms: int = T0_MS, counted: bool = True) -> list[
             "FR",
             at_ms + i,
             at_ms + i,
-            f"r{i}",
+            f"{who}{i}",
             counted,
             "api",
         )
@@ -87,7 +93,9 @@ def test_reports_are_stored_and_counted_once_committed(
     sid = service_id(engine, "facebook")
     stream = Stream((nats_url,), nats_stream)
     first = made(sid, 3)
-    second = made(sid, 2, at_ms=T0_MS + 60_000) + made(sid, 1, at_ms=T0_MS + 60_100, counted=False)
+    second = made(sid, 2, at_ms=T0_MS + 60_000, who="s") + made(
+        sid, 1, at_ms=T0_MS + 60_100, counted=False, who="t"
+    )
     publish(stream, first, second)
     done = drain(Worker(engine, stream), until=2)
     assert sum(d.stored for d in done) == 6 and sum(d.duplicates for d in done) == 0
@@ -119,7 +127,7 @@ def test_a_message_delivered_again_is_not_counted_twice(
         await w.connect()
         assert w._sub is not None
         assert len(await w._sub.fetch(1, timeout=5)) == 1
-        assert w.writer.commit_new(rows) == 4  # committed; then the process "dies"
+        assert w.writer.commit_new(rows).stored == 4  # then the process "dies"
         await w.close()
 
     asyncio.run(commit_without_ack())
@@ -186,8 +194,6 @@ def test_a_failed_commit_leaves_the_reports_in_the_stream(
 def test_a_worker_says_how_far_behind_it_is(
     engine: Engine, nats_url: str, nats_stream: str
 ) -> None:
-    from panne.clock import ManualClock
-    from panne.metrics import Metrics
     from panne.worker_role import FETCH_MESSAGES
 
     sid = service_id(engine, "facebook")
@@ -210,3 +216,21 @@ def test_a_worker_says_how_far_behind_it_is(
     assert asyncio.run(twice()) == [44, 0]
     stored = metrics.registry.get_sample_value("panne_worker_reports_total", {"outcome": "stored"})
     assert stored == FETCH_MESSAGES + 44
+
+
+def test_a_person_whose_reports_reach_two_ingest_processes_counts_once(
+    engine: Engine, nats_url: str, nats_stream: str
+) -> None:
+    """Each process's own dedupe memory counted its report; the worker counts the first, and
+    the same person's report a window later counts again."""
+    sid = service_id(engine, "facebook")
+    stream = Stream((nats_url,), nats_stream)
+    publish(stream, made(sid, 1, who="p"))  # through one process
+    publish(stream, made(sid, 1, at_ms=T0_MS + 30_000, who="p"))  # through another
+    publish(stream, made(sid, 1, at_ms=T0_MS + WINDOW_MS, who="p"))
+    metrics = Metrics(engine, ManualClock(T0_MS / 1000))
+    done = drain(Worker(engine, stream, dedupe_window_seconds=900, metrics=metrics), until=3)
+    assert sum(d.stored for d in done) == 3 and sum(d.uncounted for d in done) == 1
+    minute = T0_MS // 1000
+    assert stored(engine) == (3, {(minute, "FR"): 1, (minute + 900, "FR"): 1})
+    assert metrics.registry.get_sample_value("panne_worker_reports_uncounted_total") == 1

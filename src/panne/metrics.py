@@ -142,6 +142,12 @@ class Metrics:
             "Reports a worker took from the stream: stored, or already stored (a redelivery)",
             ["outcome"], registry=r,
         )  # fmt: skip
+        self.worker_uncounted = Counter(
+            "panne_worker_reports_uncounted",
+            "Reports an ingest process counted that the worker did not: the same reporter had "
+            "counted within the dedupe window through another process",
+            registry=r,
+        )
         self.worker_pending = Gauge(
             "panne_worker_stream_pending",
             "Messages waiting in the report stream, as of this worker's last fetch",

@@ -78,11 +78,17 @@ class Node:
             self.settings.database_url, synchronous=self.settings.sqlite_synchronous
         )
         # The report log: this process commits what it takes, or JetStream stores it for the
-        # workers (panne.bus).
+        # workers (panne.bus). Other processes may take reports into a PostgreSQL database
+        # too (`panne web`): there the commit settles which count against theirs.
+        window_ms = self.settings.dedupe_window_minutes * 60_000
         self.writer: ReportLog = (
             Publisher(Stream.of(self.settings))
             if self.settings.nats_url
-            else ReportWriter(self.engine, max_batch=self.settings.commit_batch_max)
+            else ReportWriter(
+                self.engine,
+                max_batch=self.settings.commit_batch_max,
+                shared_dedupe_ms=window_ms if self.engine.dialect.name == "postgresql" else None,
+            )
         )
         self.catalog = Catalog()
         s = self.settings
@@ -187,7 +193,12 @@ class Node:
             # One small read every few seconds, so an import is served without a restart.
             self._spawn("panne-catalog", self._check_catalog_forever)
             if roles.work and self.settings.nats_url:
-                worker = Worker(self.engine, Stream.of(self.settings), metrics=self.metrics)
+                worker = Worker(
+                    self.engine,
+                    Stream.of(self.settings),
+                    dedupe_window_seconds=self.settings.dedupe_window_minutes * 60,
+                    metrics=self.metrics,
+                )
                 self._spawn("panne-worker", lambda: asyncio.run(worker.serve(self._stop)))
             if roles.detect:
                 self._start_detect_roles()

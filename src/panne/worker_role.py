@@ -6,7 +6,10 @@ per-minute counts, as the one-node writer does) and only then acks. A worker tha
 its ack leaves its messages to be delivered again after ``ACK_WAIT_SECONDS``; the next commit
 skips the reports already stored, so nothing is lost or counted twice. A message that is not
 panne's (:class:`~panne.bus.jetstream.BadMessage`) is logged and dropped, never retried for
-ever; a database that fails leaves the messages in the stream, to be tried again.
+ever; a database that fails leaves the messages in the stream, to be tried again. Which
+reports count is settled once more as they are stored, against the reports every other ingest
+process took (:mod:`panne.store.first_reports`), so a person whose reports reach two processes
+still counts once per ``dedupe_window_minutes``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sqlalchemy import Engine
 
 from panne.bus.jetstream import BadMessage, Stream, decode
 from panne.clock import SystemClock
+from panne.config import Settings
 from panne.metrics import Metrics
 from panne.signals.reports import Report
 from panne.store.writer import ReportWriter
@@ -35,17 +39,20 @@ CONSUMER = "panne-workers"
 ACK_WAIT_SECONDS = 30.0
 FETCH_MESSAGES = 256  # at most this many messages per commit
 RETRY_SECONDS = 2.0  # after a failed commit, before the messages come back
+DEDUPE_WINDOW_SECONDS = Settings.dedupe_window_minutes * 60.0
 
 
 @dataclass(frozen=True)
 class Drained:
-    """What one fetch did: messages taken, reports stored, reports already stored, and
-    messages dropped as not panne's."""
+    """What one fetch did: messages taken, reports stored, reports already stored, messages
+    dropped as not panne's, and reports stored as not counted after all (their reporter
+    counted through another process)."""
 
     messages: int = 0
     stored: int = 0
     duplicates: int = 0
     dropped: int = 0
+    uncounted: int = 0
 
 
 class Worker:
@@ -55,12 +62,14 @@ class Worker:
         stream: Stream,
         *,
         ack_wait: float = ACK_WAIT_SECONDS,
+        dedupe_window_seconds: float = DEDUPE_WINDOW_SECONDS,
         metrics: Metrics | None = None,
     ) -> None:
         self.stream = stream
         self.metrics = metrics or Metrics(engine, SystemClock())
         self._ack_wait = ack_wait
-        self.writer = ReportWriter(engine)  # commit_new only: one transaction per fetch
+        # commit_new only: one transaction per fetch
+        self.writer = ReportWriter(engine, shared_dedupe_ms=int(dedupe_window_seconds * 1000))
         self._nc: NatsClient | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
 
@@ -102,7 +111,7 @@ class Worker:
                 await msg.term()
                 dropped += 1
         try:
-            stored = await asyncio.to_thread(self.writer.commit_new, rows) if rows else 0
+            done = await asyncio.to_thread(self.writer.commit_new, rows)
         except Exception:
             log.exception("storing %d reports failed; they stay in the stream", len(rows))
             self.metrics.worker_failures.inc()
@@ -111,10 +120,11 @@ class Worker:
             raise
         for msg in good:
             await msg.ack()
-        self.metrics.worker_reports.labels("stored").inc(stored)
-        self.metrics.worker_reports.labels("duplicate").inc(len(rows) - stored)
+        self.metrics.worker_reports.labels("stored").inc(done.stored)
+        self.metrics.worker_reports.labels("duplicate").inc(len(rows) - done.stored)
+        self.metrics.worker_uncounted.inc(done.uncounted)
         self.metrics.worker_dropped.inc(dropped)
-        return Drained(len(msgs), stored, len(rows) - stored, dropped)
+        return Drained(len(msgs), done.stored, len(rows) - done.stored, dropped, done.uncounted)
 
     async def serve(self, stop: threading.Event, ready: Callable[[], None] | None = None) -> None:
         """Drain the stream until ``stop`` is set; a failed commit waits, then tries again.

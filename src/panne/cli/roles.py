@@ -119,7 +119,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stream = Stream.of(settings)
     metrics = Metrics(engine, SystemClock())
     _serve_metrics(args, metrics)
-    worker = Worker(engine, stream, metrics=metrics)
+    worker = Worker(
+        engine,
+        stream,
+        dedupe_window_seconds=settings.dedupe_window_minutes * 60,
+        metrics=metrics,
+    )
     stop = _stop_on_signals()
 
     def ready() -> None:

@@ -108,6 +108,18 @@ counts = Table(
     Index("ix_counts_minute", "minute"),
 )
 
+# When each reporter last counted for each service, within `dedupe_window_minutes`: the dedupe
+# memory that every worker of the report stream shares (store/first_reports.py). Rows older than
+# the window are deleted; the rest are a few per person reporting right now.
+first_reports = Table(
+    "first_reports",
+    metadata,
+    Column("reporter", String(32), primary_key=True),
+    Column("service_id", Integer, primary_key=True),
+    Column("counted_ms", BigInteger, nullable=False),
+    Index("ix_first_reports_counted_ms", "counted_ms"),
+)
+
 api_keys = Table(
     "api_keys",
     metadata,

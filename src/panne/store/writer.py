@@ -17,12 +17,13 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, Engine, select
 
 from panne.signals.reports import Report
+from panne.store import first_reports
 from panne.store.schema import reports as reports_table
 from panne.store.upsert import add_counts_sql, insert_reports_json_sql, insert_reports_sql
 
@@ -39,21 +40,29 @@ _JSON_INSERT_MIN_ROWS = 256
 _ID_LOOKUP_CHUNK = 1000  # ids per IN (...) when looking for reports already stored
 
 
+class Committed(NamedTuple):
+    """What :meth:`ReportWriter.commit_new` did: reports stored, and how many of them an
+    ingest process counted but another process had counted for the same reporter already."""
+
+    stored: int
+    uncounted: int
+
+
 class WriterStopped(RuntimeError):
     """The writer is not running; nothing was written."""
 
 
 class ReportWriter:
     def __init__(
-        self,
-        engine: Engine,
-        *,
-        max_batch: int = 2048,
-        on_commit: Callable[[Sequence[Report]], None] | None = None,
+        self, engine: Engine, *, max_batch: int = 2048, shared_dedupe_ms: int | None = None
     ) -> None:
+        """``shared_dedupe_ms``: settle again which reports count against what other processes
+        took (:mod:`first_reports`), with this dedupe window; for a database that several
+        processes write to."""
         self._engine = engine
         self._max_batch = max_batch
-        self._on_commit = on_commit
+        self._shared_dedupe_ms = shared_dedupe_ms
+        self._pruned_at_ms = 0  # report time of the last pruning of first_reports
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._insert_reports = insert_reports_sql(engine)
@@ -147,11 +156,6 @@ class ReportWriter:
             return
         for _, _, done in batch:
             done(None)
-        if rows and self._on_commit is not None:
-            try:
-                self._on_commit(rows)
-            except Exception:
-                log.exception("on_commit hook failed")
 
     def _transaction(self, rows: list[Report], batch: list[_Request]) -> None:
         if not rows:
@@ -161,18 +165,26 @@ class ReportWriter:
             for k, n in (_tally(reports) if given is None else given).items():
                 tally[k] = tally.get(k, 0) + n
         with self._engine.begin() as conn:
+            if self._shared_dedupe_ms is not None:
+                repeats = first_reports.repeats(conn, rows, self._shared_dedupe_ms)
+                rows = _uncount(rows, repeats, tally)
             self._insert(conn, rows, tally)
         self.commits += 1
         self.written += len(rows)
+        self._forget_old(rows)
 
-    def commit_new(self, rows: Sequence[Report]) -> int:
+    def commit_new(self, rows: Sequence[Report]) -> Committed:
         """Commit those of ``rows`` not stored yet, with their counts, in one transaction, here
-        and now; return how many were new.
+        and now.
 
         For reports that were accepted elsewhere and may arrive twice: a worker of the report
         stream that died between its commit and its ack leaves the message to be delivered
-        again, and its reports must be stored and counted once.
+        again, and its reports must be stored and counted once. Which of them count is
+        settled again against the reports other processes took (:mod:`first_reports`), with
+        ``shared_dedupe_ms``.
         """
+        if not rows:
+            return Committed(0, 0)
         ids = [r.id for r in rows]
         with self._engine.begin() as conn:
             known: set[str] = set()
@@ -184,11 +196,34 @@ class ReportWriter:
                     ).scalars()
                 )
             fresh = [r for r in rows if r.id not in known]
+            repeats: list[int] = []
+            if self._shared_dedupe_ms is not None:
+                repeats = first_reports.repeats(conn, fresh, self._shared_dedupe_ms)
+                fresh = _uncount(fresh, repeats, None)
             if fresh:
                 self._insert(conn, fresh, _tally(fresh))
         self.commits += 1
         self.written += len(fresh)
-        return len(fresh)
+        self._forget_old(fresh)
+        return Committed(len(fresh), len(repeats))
+
+    def _forget_old(self, committed: Sequence[Report]) -> None:
+        """Delete the reporters of first_reports whose window has passed, each time the
+        reports' time has moved a quarter of the window; in a transaction of its own, so that
+        it holds no row a commit waits for. By the reports' clock, not this machine's: it is
+        the one their times are on."""
+        window = self._shared_dedupe_ms
+        if window is None or not committed:
+            return
+        newest = max(r.received_ms for r in committed)
+        if newest - self._pruned_at_ms < window // 4:
+            return
+        self._pruned_at_ms = newest
+        try:
+            with self._engine.begin() as conn:
+                first_reports.prune(conn, newest - window)
+        except Exception:  # the next one will: the rows left count nothing twice
+            log.exception("pruning first_reports failed")
 
     def _insert(self, conn: Connection, rows: list[Report], tally: Tally) -> None:
         if self._insert_reports_json is not None and len(rows) >= _JSON_INSERT_MIN_ROWS:
@@ -197,9 +232,11 @@ class ReportWriter:
         else:
             conn.exec_driver_sql(self._insert_reports, rows)
         if tally:
+            # In key order, as first_reports: processes adding to the same counts at once
+            # (workers, or processes sharing a PostgreSQL database) wait instead of deadlocking.
             conn.exec_driver_sql(
                 self._add_counts,
-                [(s, m, c, p, n) for (s, m, c, p), n in tally.items()],
+                [(s, m, c, p, n) for (s, m, c, p), n in sorted(tally.items())],
             )
 
 
@@ -209,6 +246,21 @@ def _tally(rows: Sequence[Report]) -> Tally:
         for r in rows
         if r.counted
     )
+
+
+def _uncount(rows: list[Report], indices: list[int], tally: Tally | None) -> list[Report]:
+    """``rows`` with those at ``indices`` no longer counted, and taken out of ``tally``."""
+    if not indices:
+        return rows
+    rows = list(rows)
+    for i in indices:
+        r = rows[i] = rows[i]._replace(counted=False)
+        if tally is not None:
+            key = (r.service_id, r.minute, r.country, r.problem)
+            tally[key] -= 1
+            if not tally[key]:
+                del tally[key]
+    return rows
 
 
 def _settle(fut: asyncio.Future[None], exc: BaseException | None) -> None:
