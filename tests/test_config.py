@@ -112,6 +112,8 @@ def test_every_setting_is_documented_with_its_environment_variable() -> None:
         ({"PANNE_NATS_URL": "127.0.0.1:4222"}, "nats_url: '127.0.0.1:4222' is not a NATS server"),
         ({"PANNE_NATS_URL": "nats://a:4222,http://b"}, "nats_url: 'http://b' is not a NATS"),
         ({"PANNE_NATS_STREAM": "panne.reports"}, "nats_stream: must be 1 to 64 letters"),
+        ({"PANNE_NATS_STREAM_REPLICAS": "7"}, "nats_stream_replicas: must be between 1 and 5"),
+        ({"PANNE_NATS_STREAM_MAX_BYTES": "1000"}, "nats_stream_max_bytes: must be at least"),
         ({"PANNE_LEADER_RETRY_SECONDS": "0"}, "leader_retry_seconds: must be positive"),
     ],
 )

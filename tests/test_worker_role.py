@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import zlib
+from pathlib import Path
 
 import nats
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.nats_servers import NatsCluster
 
+from panne.bus import LogUnavailable
 from panne.bus.jetstream import Publisher, Stream
 from panne.catalog import default_catalog
 from panne.clock import ManualClock
@@ -234,3 +238,64 @@ def test_a_person_whose_reports_reach_two_ingest_processes_counts_once(
     minute = T0_MS // 1000
     assert stored(engine) == (3, {(minute, "FR"): 1, (minute + 900, "FR"): 1})
     assert metrics.registry.get_sample_value("panne_worker_reports_uncounted_total") == 1
+
+
+async def stream_leader(urls: tuple[str, ...], name: str) -> str:
+    nc = await nats.connect(list(urls))
+    try:
+        info = await nc.jetstream().stream_info(name)
+        assert info.cluster is not None and info.cluster.leader is not None
+        return info.cluster.leader
+    finally:
+        await nc.close()
+
+
+@pytest.mark.slow
+def test_a_three_server_cluster_loses_no_acked_report_when_a_server_dies(
+    tmp_path: Path,
+) -> None:
+    """The stream on three servers with three copies: the one leading it is killed while
+    reports are published and a worker stores them; publishes go on after the election, and
+    every report acked, before or after, is stored and counted once."""
+    cluster = NatsCluster(tmp_path / "nats")
+    cluster.start()
+    engine = make_engine(f"sqlite:///{tmp_path / 'panne.db'}")
+    migrate.upgrade(engine)
+    sid = service_id(engine, "facebook")
+    stream = Stream(cluster.urls, "PANNE_REPORTS", replicas=3)
+    pub = Publisher(stream)
+    stop = threading.Event()
+    worker = threading.Thread(target=lambda: asyncio.run(Worker(engine, stream).serve(stop)))
+    acked: list[Report] = []
+    refused = 0
+    try:
+        pub.start()
+        worker.start()
+        for i in range(120):
+            rows = made(sid, 5, at_ms=T0_MS + i * 1000, who=f"m{i}-")
+            if i == 40:
+                cluster.server(asyncio.run(stream_leader(cluster.urls, stream.name))).kill()
+            deadline = time.monotonic() + 30
+            while True:  # as a client does on 503: the same reports again
+                try:
+                    pub.write_sync(rows)
+                    break
+                except LogUnavailable:
+                    refused += 1
+                    assert time.monotonic() < deadline, "the stream did not come back"
+                    time.sleep(0.2)
+            acked += rows
+        deadline = time.monotonic() + 30
+        while stored(engine)[0] < len(acked) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        if worker.ident is not None:
+            worker.join(timeout=30)
+        pub.stop()
+        cluster.stop()
+    with engine.connect() as conn:
+        ids = set(conn.execute(select(reports.c.id)).scalars())
+    assert ids == {r.id for r in acked}
+    assert sum(stored(engine)[1].values()) == len(acked) == 600  # each counted once
+    engine.dispose()

@@ -98,6 +98,17 @@ class Settings:
         "is `NAME.reports`. Deployments sharing one NATS server need different names.",
         default="PANNE_REPORTS",
     )
+    nats_stream_replicas: int = _doc(
+        "Copies JetStream keeps of each report (1 to 5, at most the cluster's servers): with 3 "
+        "on a three-server cluster, a report acked is on two servers at least, and the stream "
+        "goes on when one server dies.",
+        default=1,
+    )
+    nats_stream_max_bytes: int = _doc(
+        "Most bytes the stream holds (at least 1 MiB) while workers are behind; when full, "
+        "reports are refused with 503 and `Retry-After` until workers catch up, never dropped.",
+        default=1_073_741_824,
+    )
     leader_retry_seconds: float = _doc(
         "How often a standing-by `panne detector` tries to become the active one, and the "
         "active one checks that it still is (at most 3600).",
@@ -292,6 +303,8 @@ _RANGES: dict[str, tuple[float | None, float]] = {
     "batch_max_body_bytes": (None, math.inf),
     "batch_max_reports": (1, 10_000),
     "commit_batch_max": (None, math.inf),
+    "nats_stream_replicas": (1, 5),
+    "nats_stream_max_bytes": (1_048_576, math.inf),
     "detect_interval_seconds": (None, 3600),
     "leader_retry_seconds": (None, 3600),
     "detect_warmup_days": (0, 366),

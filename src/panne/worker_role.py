@@ -22,12 +22,11 @@ from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as FetchTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy import Engine
 
-from panne.bus.jetstream import BadMessage, Stream, decode
+from panne.bus.jetstream import BadMessage, Stream, decode, patiently
 from panne.clock import SystemClock
 from panne.config import Settings
 from panne.metrics import Metrics
@@ -77,11 +76,13 @@ class Worker:
         self._nc = await self.stream.connect("panne-worker")
         js = self._nc.jetstream()
         await self.stream.ensure(js)
-        self._sub = await js.pull_subscribe(
-            self.stream.subject,
-            durable=CONSUMER,
-            stream=self.stream.name,
-            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=self._ack_wait),
+        self._sub = await patiently(
+            lambda: js.pull_subscribe(
+                self.stream.subject,
+                durable=CONSUMER,
+                stream=self.stream.name,
+                config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=self._ack_wait),
+            )
         )
 
     async def close(self) -> None:
@@ -94,7 +95,7 @@ class Worker:
         assert self._sub is not None, "connect() first"
         try:
             msgs = await self._sub.fetch(FETCH_MESSAGES, timeout=timeout)
-        except FetchTimeout:
+        except TimeoutError:  # nats's, or asyncio's when the client's own deadline passes first
             self.metrics.worker_pending.set(0)
             return Drained()
         # How far behind the workers are, for scaling them.

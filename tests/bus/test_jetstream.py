@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import nats
 import pytest
+from tests.nats_servers import OwnNats
 
 from panne.bus import LogUnavailable
 from panne.bus.jetstream import BadMessage, Publisher, Stream, decode, encode
@@ -49,7 +48,7 @@ async def read_all(url: str, stream: Stream) -> list[list[Report]]:
         while True:
             try:
                 msgs = await sub.fetch(100, timeout=0.5)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats's, or asyncio's
                 return out
             out += [decode(m.data) for m in msgs]
     finally:
@@ -135,46 +134,9 @@ def test_no_server_is_one_clear_error(nats_stream: str) -> None:
         pub.write_sync(reports(1))
 
 
-class OwnNats:
-    """A NATS server of the test's own, so that it can be stopped and started again."""
-
-    def __init__(self, store: Path, port: int) -> None:
-        self.store, self.port = store, port
-        self.url = f"nats://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
-        args = [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                asyncio.run(_ping(self.url))
-                return
-            except Exception:
-                time.sleep(0.1)
-        raise RuntimeError("nats-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
-async def _ping(url: str) -> None:
-    nc = await nats.connect(url, connect_timeout=1, max_reconnect_attempts=0)
-    await nc.close()
-
-
 @pytest.fixture
 def own_nats(tmp_path: Path) -> Iterator[OwnNats]:
-    from tests.conftest import free_port
-
-    if not (shutil.which("nats-server") or Path("/usr/sbin/nats-server").exists()):
-        pytest.skip("no nats-server binary here")
-    server = OwnNats(tmp_path / "js", free_port())
+    server = OwnNats(tmp_path / "js")
     server.start()
     yield server
     server.stop()
@@ -236,3 +198,75 @@ def test_a_report_is_refused_with_503_while_the_stream_is_away(
             assert r.status_code == 503 and time.monotonic() < deadline
         # The refused report was not remembered by the dedupe: the retry counts.
         assert r.json()["counted"] is True
+
+
+def test_a_server_without_jetstream_is_one_clear_error(tmp_path: Path) -> None:
+    server = OwnNats(tmp_path / "js", jetstream=False)
+    server.start()
+    try:
+        pub = Publisher(Stream((server.url,), "PANNE_REPORTS"))
+        with pytest.raises(LogUnavailable, match=r"has no JetStream .*start nats-server with -js"):
+            pub.start()
+    finally:
+        server.stop()
+
+
+def test_more_copies_than_servers_is_one_clear_error(nats_url: str, nats_stream: str) -> None:
+    pub = Publisher(Stream((nats_url,), nats_stream, replicas=3))
+    with pytest.raises(LogUnavailable, match=r"nats_stream_replicas=3.*replicas > 1 not supported"):
+        pub.start()
+
+
+async def take_all(url: str, stream: Stream) -> int:
+    """Consume and ack every message, as workers do; how many there were."""
+    nc = await nats.connect(url)
+    try:
+        sub = await nc.jetstream().pull_subscribe(stream.subject, durable="t", stream=stream.name)
+        n = 0
+        while True:
+            try:
+                msgs = await sub.fetch(100, timeout=0.5)
+            except TimeoutError:  # nats's, or asyncio's
+                return n
+            for m in msgs:
+                await m.ack()
+            n += len(msgs)
+    finally:
+        await nc.close()
+
+
+def test_a_full_stream_refuses_new_reports_and_keeps_the_ones_it_took(
+    nats_url: str, nats_stream: str
+) -> None:
+    """Workers away: the stream fills to its max_bytes, then refuses (a 503 for the client)
+    instead of dropping reports no worker stored; once they are taken, it takes again."""
+    stream = Stream((nats_url,), nats_stream, max_bytes=1_048_576)
+    pub = Publisher(stream)
+    pub.start()
+    try:
+        acked = 0
+        with pytest.raises(LogUnavailable, match=r"stream is full \(nats_stream_max_bytes\)"):
+            for _ in range(20):  # about 240 KB each
+                pub.write_sync(reports(5000))
+                acked += 1
+        assert 2 <= acked < 20
+        assert asyncio.run(take_all(nats_url, stream)) == acked  # none dropped
+        pub.write_sync(reports(5000))
+    finally:
+        pub.stop()
+
+
+def test_an_existing_stream_takes_new_limits(nats_url: str, nats_stream: str) -> None:
+    async def limits() -> int:
+        nc = await nats.connect(nats_url)
+        try:
+            info = await nc.jetstream().stream_info(nats_stream)
+            return int(info.config.max_bytes or 0)
+        finally:
+            await nc.close()
+
+    for size in (2_000_000, 3_000_000):
+        pub = Publisher(Stream((nats_url,), nats_stream, max_bytes=size))
+        pub.start()
+        pub.stop()
+        assert asyncio.run(limits()) == size

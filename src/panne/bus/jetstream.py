@@ -19,18 +19,17 @@ import logging
 import threading
 import zlib
 from collections import deque
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import nats.errors
 import orjson
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import APIError
 
 from panne.bus import LogUnavailable
 from panne.config import Settings
@@ -45,6 +44,13 @@ PUBLISH_TIMEOUT_SECONDS = 5.0
 # a larger request, a batch, is a message of its own.
 GROUP_MAX_REPORTS = 2000
 CONNECT_TIMEOUT_SECONDS = 3
+# JetStream's error codes (nats-server's errors.json) that panne words itself.
+_STREAM_EXISTS = 10058  # the stream exists with other settings
+_STREAM_FULL = 10077  # its max_bytes reached, with discard new
+# Worth asking again: the cluster is choosing a leader, or (just started) does not know all its
+# servers yet to place the copies on.
+_ELECTING = {10005, 10008, 10009}
+ELECTION_WAIT_SECONDS = 30.0
 _FIELDS = len(Report._fields)
 _TYPES: tuple[type | tuple[type, ...], ...] = (
     str,
@@ -66,14 +72,23 @@ class BadMessage(ValueError):
 
 @dataclass(frozen=True)
 class Stream:
-    """Where reports go: the servers, the stream's name and its one subject."""
+    """Where reports go: the servers, the stream's name and its one subject, and how it keeps
+    them: on ``replicas`` servers, up to ``max_bytes``, beyond which publishes are refused
+    (discard new) rather than older, unstored reports dropped."""
 
     servers: tuple[str, ...]
     name: str
+    replicas: int = Settings.nats_stream_replicas
+    max_bytes: int = Settings.nats_stream_max_bytes
 
     @classmethod
     def of(cls, settings: Settings) -> Stream:
-        return cls(settings.nats_url, settings.nats_stream)
+        return cls(
+            settings.nats_url,
+            settings.nats_stream,
+            settings.nats_stream_replicas,
+            settings.nats_stream_max_bytes,
+        )
 
     @property
     def subject(self) -> str:
@@ -113,18 +128,64 @@ class Stream:
             raise LogUnavailable(f"cannot reach NATS at {where} (nats_url): {why}") from None
 
     async def ensure(self, js: JetStreamContext) -> None:
-        """Create the stream, or bring an existing one's settings to these."""
+        """Create the stream, or bring an existing one's settings to these (JetStream moves
+        its copies when ``replicas`` changes)."""
         config = StreamConfig(
             name=self.name,
             subjects=[self.subject],
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=self.replicas,
+            max_bytes=self.max_bytes,
+            discard=DiscardPolicy.NEW,
         )
+
+        async def create() -> None:
+            try:
+                await js.add_stream(config)
+            except APIError as exc:
+                if exc.err_code != _STREAM_EXISTS:
+                    raise
+                await js.update_stream(config)
+
         try:
-            await js.add_stream(config)
-        except BadRequestError:  # it exists with other settings: take ours where they differ
-            await js.update_stream(config)
+            await patiently(create)
+        except APIError as exc:
+            if exc.err_code is None:  # nobody answers on the JetStream API
+                raise self._no_jetstream("no answer") from None
+            raise LogUnavailable(  # e.g. more replicas than servers: the server's words
+                f"NATS refused stream {self.name!r} with nats_stream_replicas="
+                f"{self.replicas}, nats_stream_max_bytes={self.max_bytes}: {exc.description}"
+            ) from None
+        except NatsError as exc:
+            raise self._no_jetstream(str(exc)) from None
+
+    def _no_jetstream(self, why: str) -> LogUnavailable:
+        return LogUnavailable(
+            f"NATS at {', '.join(self.servers)} has no JetStream for stream {self.name!r} "
+            f"(start nats-server with -js): {why}"
+        )
+
+
+async def patiently(call: Callable[[], Awaitable[_T]]) -> _T:
+    """``call()``, asked again while a JetStream cluster elects a leader (a server of three
+    just died): its API answers late or says so for a few seconds, which is no reason for a
+    process starting then to fail."""
+    deadline = asyncio.get_running_loop().time() + ELECTION_WAIT_SECONDS
+    said = False
+    while True:
+        try:
+            return await call()
+        except (TimeoutError, APIError) as exc:  # nats's TimeoutError is one
+            electing = not isinstance(exc, APIError) or exc.err_code in _ELECTING
+            if not electing or asyncio.get_running_loop().time() > deadline:
+                raise
+            if not said:
+                why = exc.description if isinstance(exc, APIError) else "no answer in time"
+                log.warning("NATS: JetStream says %s; asking again for a while", why)
+                said = True
+            await asyncio.sleep(0.5)
 
 
 def encode(reports: Sequence[Report]) -> bytes:
@@ -187,13 +248,7 @@ class Publisher:
     async def _open(self) -> None:
         self._nc = await self.stream.connect(self._client_name)
         self._js = self._nc.jetstream()
-        try:
-            await self.stream.ensure(self._js)
-        except NatsError as exc:
-            raise LogUnavailable(
-                f"NATS at {', '.join(self.stream.servers)} has no JetStream for stream "
-                f"{self.stream.name!r} (start nats-server with -js): {exc}"
-            ) from None
+        await self.stream.ensure(self._js)
 
     def stop(self) -> None:
         """Finish the publishes in flight, then close."""
@@ -281,8 +336,15 @@ class Publisher:
                     headers=headers,
                 )
                 break
-            except nats.errors.TimeoutError:
+            except TimeoutError:
                 if attempt == 1:
                     raise LogUnavailable("the report stream did not ack in time") from None
+            except APIError as exc:
+                if exc.err_code == _STREAM_FULL:
+                    raise LogUnavailable(
+                        "the report stream is full (nats_stream_max_bytes): are the workers "
+                        "running?"
+                    ) from None
+                raise LogUnavailable(f"the report stream refused the reports: {exc}") from None
             except NatsError as exc:
                 raise LogUnavailable(f"the report stream refused the reports: {exc}") from None
