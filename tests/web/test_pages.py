@@ -18,6 +18,7 @@ from panne.store import incidents as incident_store
 from panne.store import mentions as mention_store
 from panne.store import probes as probe_store
 from panne.store import vendor_status as vendor_store
+from panne.web.worldmap import dots
 
 PAGES = ["/", "/services/facebook", "/incidents", "/map", "/map?service=instagram", "/groups/meta"]
 
@@ -241,7 +242,7 @@ def test_service_page_shows_its_probes_and_the_vendors_own_word(outage_site: Sit
     assert "Checks from this server" not in quiet and "What Steam says" not in quiet
 
 
-def test_shares_show_counts_and_small_countries_are_listed_under_the_map(
+def test_shares_show_counts_and_small_countries_are_dots_on_the_map(
     outage_site: Site,
 ) -> None:
     node, now = outage_site.node, outage_site.clock.now()
@@ -255,12 +256,16 @@ def test_shares_show_counts_and_small_countries_are_listed_under_the_map(
     row = where.split("Singapore", 1)[1].split("</tr>", 1)[0]
     assert '<td class="num">3</td>' in row  # the count beside the share, never a bare "0%"
     assert re.search(r'<td class="num">(<|&lt;)?\d+%</td>', row)
-    listed = page.split('class="undrawn"', 1)[1].split("</p>", 1)[0]
-    assert "Singapore (3)" in listed  # no shape at 1:110m: named below the map instead
+    singapore = next(d for d in dots() if d.code == "SG")
+    dot = re.compile(
+        f'<circle cx="{singapore.x}" cy="{singapore.y}" r="4" class="l[1-5]">'
+        "<title>Singapore</title></circle>"
+    )
     world = httpx.get(f"{outage_site.url}/map", params={"service": "steam"}).text
-    assert "Singapore (3)" in world.split('class="undrawn"', 1)[1]
+    assert dot.search(page) and dot.search(world)
+    assert page.count("<circle") == 1  # small countries without reports are not drawn
     fr = httpx.get(f"{outage_site.url}/services/steam", cookies={"lang": "fr"}).text
-    assert "Trop petits pour cette carte : " in fr and "Singapour (3)" in fr
+    assert "<title>Singapour</title></circle>" in fr
 
 
 def test_a_vendor_page_never_read_says_so_in_one_line(outage_site: Site) -> None:

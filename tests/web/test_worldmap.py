@@ -11,7 +11,17 @@ from itertools import pairwise
 import pytest
 
 from panne.signals.countries import COUNTRY_CODES
-from panne.web.worldmap import HEIGHT, VIEWBOX, WIDTH, CountryShape, drawn, shade_levels, shapes
+from panne.web.worldmap import (
+    HEIGHT,
+    OFF_MAP,
+    VIEWBOX,
+    WIDTH,
+    CountryShape,
+    dots,
+    drawn,
+    shade_levels,
+    shapes,
+)
 
 MAX_PATH_BYTES = 90_000  # measured 66,649 bytes for world-atlas 2.0.2
 _TOKEN = re.compile(r"[Mlz]|-?(?:\d+(?:\.\d+)?|\.\d+)")
@@ -74,7 +84,7 @@ def test_each_code_once_and_main_countries_present() -> None:
 
 def test_features_without_iso_code_are_drawn_without_code() -> None:
     unnamed = {s.name: s for s in shapes() if s.code is None}
-    assert {"Kosovo", "N. Cyprus", "Somaliland"} <= set(unnamed)
+    assert {"N. Cyprus", "Somaliland"} <= set(unnamed)
     assert all(s.numeric is None and rings(s.d) for s in unnamed.values())
 
 
@@ -147,8 +157,36 @@ def test_shade_levels_edges() -> None:
         shade_levels({"FR": 1}, levels=0)
 
 
-def test_the_countries_too_small_for_the_map_are_known() -> None:
-    shown = drawn()
-    assert {"FR", "US", "JP", "TN"} <= shown
-    assert not {"SG", "HK", "BH", "MT", "MU", "MO", "AD", "LI", "MC"} & shown
-    assert len(COUNTRY_CODES - shown) == 77  # listed under the map when they have reports
+def every_point(code: str) -> Ring:
+    return [p for r in rings(by_code(code).d) for p in r]
+
+
+def test_every_country_reports_can_carry_is_on_the_map() -> None:
+    """A shape at 1:110m, else a dot (75: Singapore, Malta, Réunion…); Antarctica neither."""
+    shown, dotted = drawn(), {d.code for d in dots()}
+    assert {"FR", "US", "JP", "TN", "XK"} <= shown
+    assert {"SG", "HK", "BH", "MT", "MU", "MO", "AD", "LI", "MC", "RE", "GP", "VA"} <= dotted
+    assert not shown & dotted
+    assert shown | dotted == COUNTRY_CODES - {OFF_MAP}
+    assert len(dotted) == 75 and dots() is dots()
+
+
+def test_dots_sit_where_their_countries_are() -> None:
+    for d in dots():
+        assert 0 <= d.x <= WIDTH and 0 <= d.y <= HEIGHT, d.code
+    at = {d.code: (d.x, d.y) for d in dots()}
+
+    def near(code: str, shape: str, margin: float = 6) -> bool:
+        x0, y0, x1, y1 = bbox(every_point(shape))
+        x, y = at[code]
+        return x0 - margin <= x <= x1 + margin and y0 - margin <= y <= y1 + margin
+
+    assert near("SG", "MY") and near("MC", "FR") and near("VA", "IT") and near("LI", "CH")
+    assert near("HK", "CN") and near("BH", "SA") and near("AD", "ES")
+    assert near("MT", "IT") and near("MT", "TN", 10) and near("GF", "SR") and near("GF", "BR")
+    assert abs(at["RE"][0] - at["MU"][0]) < 8 and abs(at["RE"][1] - at["MU"][1]) < 8
+
+
+def test_kosovo_is_shaded_by_its_code() -> None:
+    kosovo = next(s for s in shapes() if s.name == "Kosovo")
+    assert kosovo.code == "XK" and kosovo.numeric is None

@@ -31,7 +31,7 @@ from panne.store import incidents as incident_store
 from panne.web import admin_pages, i18n, report_form, search, status_page, views
 from panne.web.client import parse_networks
 from panne.web.report_form import CSRF_COOKIE
-from panne.web.worldmap import VIEWBOX, shapes
+from panne.web.worldmap import VIEWBOX, dots, shapes
 
 PAGE_SIZE = 25
 LIVE_BLOCKS = ("live", "headline")  # template blocks a page's script may refresh alone
@@ -60,7 +60,11 @@ def make_env() -> Environment:
     )
     env.newstyle_gettext = True  # type: ignore[attr-defined]
     env.globals.update(
-        version=__version__, map_viewbox=VIEWBOX, map_shapes=shapes, country_name=country_name
+        version=__version__,
+        map_viewbox=VIEWBOX,
+        map_shapes=shapes,
+        map_dots=dots,
+        country_name=country_name,
     )
     env.filters["iso"] = iso_utc
     env.filters["search_terms"] = search.search_terms

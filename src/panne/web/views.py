@@ -33,7 +33,7 @@ from panne.web.charts import ReportChart, report_chart, sparkline, usual_band
 from panne.web.incident_text import by_probes, inline, probe_failure
 from panne.web.phrases import Phrase, probe_detail, vendor_line
 from panne.web.search import matches
-from panne.web.worldmap import drawn, shade_levels
+from panne.web.worldmap import shade_levels
 
 if TYPE_CHECKING:
     from panne.node import Node
@@ -84,7 +84,6 @@ class ServiceView:
     problem_names: dict[str, str]  # the service's problems in the page's language
     countries: list[Share]
     map_levels: dict[str, int]
-    undrawn: list[Share]  # countries with reports that the map is too coarse to show
     incidents: list[IncidentRecord]
     probes: list[ProbeCard]
     vendor: VendorState | None  # the vendor's own word, when a source is registered
@@ -161,7 +160,6 @@ class MapView:
     service: Service | None
     countries: list[Share]
     levels: dict[str, int]
-    undrawn: list[Share]  # countries with reports but no shape on the map
     total: int
 
 
@@ -275,7 +273,6 @@ def service(node: Node, svc: Service, now: float, step: str, lang: str) -> Servi
         problem_names={p: names[p] for p in svc.problems},
         countries=countries,
         map_levels=shade_levels(hour),
-        undrawn=_undrawn(countries),
         incidents=recent,
         probes=[
             ProbeCard(
@@ -303,12 +300,6 @@ def likely_cause(fusion: Fusion, opening: ProbeOpening | None, lang: str) -> str
     if likely and opening is not None and opening.cause == inline(likely):
         return None
     return likely
-
-
-def _undrawn(countries: list[Share]) -> list[Share]:
-    """Countries too small for the 1:110m map (Singapore, Malta, Bahrain…), listed instead."""
-    shown = drawn()
-    return [c for c in countries if c.key not in shown and c.count]
 
 
 def probe_uptime(node: Node, probe_id: str, now: float, days: int = 30) -> float | None:
@@ -385,4 +376,4 @@ def world(node: Node, svc: Service | None, now: float, lang: str) -> MapView:
     )
     totals.pop("ZZ", None)  # unknown: no place on a map
     countries = _shares(totals, None, lang)
-    return MapView(svc, countries, shade_levels(totals), _undrawn(countries), sum(totals.values()))
+    return MapView(svc, countries, shade_levels(totals), sum(totals.values()))

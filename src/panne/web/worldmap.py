@@ -21,7 +21,11 @@ from typing import Any, TypeAlias
 from panne.signals.countries import NUMERIC_TO_ALPHA2
 
 _TOPOJSON = "static/vendor/world-atlas/countries-110m.json"
+_POINTS = "static/vendor/world-atlas/small-countries.json"  # scripts/small_countries.py
+# Shapes world-atlas gives no ISO numeric code, with the alpha-2 code reports use for them.
+_BY_NAME = {"Kosovo": "XK"}
 ANTARCTICA = "010"  # dropped: no users, and it would take a fifth of the height
+OFF_MAP = "AQ"  # so its few reports are in the tables only
 _LonLat: TypeAlias = tuple[float, float]  # degrees
 _Point: TypeAlias = tuple[int, int]  # map units, in tenths: integer deltas add up exactly
 
@@ -53,8 +57,8 @@ VIEWBOX = f"0 0 {WIDTH} {HEIGHT}"
 @dataclass(frozen=True)
 class CountryShape:
     """One country's outline. ``code`` (ISO alpha-2, what reports carry and shading keys on) is
-    None where world-atlas has no ISO code (Kosovo, N. Cyprus, Somaliland): still drawn, so the
-    map has no holes, but never shaded. ``name`` is world-atlas's English name; pages should
+    None where the country has no ISO code (N. Cyprus, Somaliland): still drawn, so the map has
+    no holes, but never shaded. ``name`` is world-atlas's English name; pages should
     prefer ``panne.signals.countries.country_name(code, lang)`` when there is a code."""
 
     code: str | None
@@ -63,7 +67,7 @@ class CountryShape:
     d: str
 
 
-def _decode_arcs(topo: dict[str, Any]) -> list[list[_LonLat]]:
+def decode_arcs(topo: dict[str, Any]) -> list[list[_LonLat]]:
     """Undo the quantization and delta encoding of every arc (TopoJSON "transform")."""
     (sx, sy), (tx, ty) = topo["transform"]["scale"], topo["transform"]["translate"]
     arcs = []
@@ -140,7 +144,7 @@ def shapes() -> tuple[CountryShape, ...]:
     process (a few tens of milliseconds), since the data cannot change while running."""
     source = resources.files("panne.web").joinpath(_TOPOJSON)
     topo = json.loads(source.read_text(encoding="utf-8"))
-    arcs = _decode_arcs(topo)
+    arcs = decode_arcs(topo)
     out = []
     for geometry in topo["objects"]["countries"]["geometries"]:
         numeric: str | None = geometry.get("id")
@@ -150,18 +154,40 @@ def shapes() -> tuple[CountryShape, ...]:
         polygons = {"Polygon": [rings], "MultiPolygon": rings}.get(kind, [])
         d = "".join(_ring_paths(arcs, ring) for polygon in polygons for ring in polygon)
         if d:
-            code = NUMERIC_TO_ALPHA2.get(numeric) if numeric else None
-            name = str(geometry.get("properties", {}).get("name") or code or "")
+            name = str(geometry.get("properties", {}).get("name") or "")
+            code = NUMERIC_TO_ALPHA2.get(numeric) if numeric else _BY_NAME.get(name)
+            name = name or code or ""
             out.append(CountryShape(code=code, numeric=numeric, name=name, d=d))
     return tuple(out)
 
 
 @cache
 def drawn() -> frozenset[str]:
-    """The country codes the map has a shape for. The 1:110m data leaves out the smallest (77
-    of them: Singapore, Hong Kong, Bahrain, Malta, Andorra, Monaco…); neither it nor pycountry
-    knows where they are, so pages list their reports under the map instead of drawing them."""
+    """The country codes the map has a shape for."""
     return frozenset(c.code for c in shapes() if c.code)
+
+
+@dataclass(frozen=True)
+class CountryDot:
+    """Where a country too small for the 1:110m shapes (75 of them: Singapore, Hong Kong,
+    Bahrain, Malta, Réunion…) is drawn as a dot, in map units, so that its reports show on the
+    map like any other country's."""
+
+    code: str
+    x: float
+    y: float
+
+
+@cache
+def dots() -> tuple[CountryDot, ...]:
+    source = resources.files("panne.web").joinpath(_POINTS)
+    points: dict[str, list[float]] = json.loads(source.read_text(encoding="utf-8"))
+    out = []
+    for code, (lon, lat) in points.items():
+        if code not in drawn():
+            x, y = _equal_earth(lon, lat)
+            out.append(CountryDot(code, round((x + _X0) * _SCALE, 1), round((_Y0 - y) * _SCALE, 1)))
+    return tuple(out)
 
 
 def shade_levels(values: Mapping[str, int], levels: int = 5) -> dict[str, int]:
