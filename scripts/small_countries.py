@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from panne.signals.countries import COUNTRY_CODES, NUMERIC_TO_ALPHA2
-from panne.web.worldmap import OFF_MAP, decode_arcs, drawn
+from panne.web.worldmap import OFF_MAP, decode_arcs, drawn, polygons, ring_points
 
 OUT = (
     Path(__file__).resolve().parents[1]
@@ -52,19 +53,15 @@ def _area_and_centroid(ring: list[tuple[float, float]]) -> tuple[float, float, f
     return abs(a) / 2, cx / (3 * a), cy / (3 * a)
 
 
-def points(topo: dict[str, object]) -> dict[str, tuple[float, float]]:
+def points(topo: dict[str, Any], wanted: set[str]) -> dict[str, tuple[float, float]]:
     arcs = decode_arcs(topo)
-    wanted = COUNTRY_CODES - drawn() - {OFF_MAP}
     best: dict[str, tuple[float, float, float]] = {}
-    for g in topo["objects"]["countries"]["geometries"]:  # type: ignore[index]
+    for g in topo["objects"]["countries"]["geometries"]:
         code = NUMERIC_TO_ALPHA2.get(g.get("id", ""))
         if code not in wanted:
             continue
-        polygons = {"Polygon": [g["arcs"]], "MultiPolygon": g["arcs"]}.get(g["type"], [])
-        for polygon in polygons:
-            outer = polygon[0]
-            ring = [p for i in outer for p in (arcs[i] if i >= 0 else arcs[~i][::-1])]
-            area, x, y = _area_and_centroid(ring)
+        for polygon in polygons(g):
+            area, x, y = _area_and_centroid(ring_points(arcs, polygon[0]))
             if code not in best or area > best[code][0]:
                 best[code] = (area, x, y)
     found = {code: (round(x, 2), round(y, 2)) for code, (_, x, y) in best.items()}
@@ -73,8 +70,9 @@ def points(topo: dict[str, object]) -> dict[str, tuple[float, float]]:
 
 def main() -> None:
     topo = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    out = points(topo)
-    missing = COUNTRY_CODES - drawn() - out.keys() - {OFF_MAP}
+    wanted = set(COUNTRY_CODES - drawn() - {OFF_MAP})
+    out = points(topo, wanted)
+    missing = wanted - out.keys()
     if missing:
         sys.exit(f"no point for {', '.join(sorted(missing))}: add them to TOWNS")
     OUT.write_text(json.dumps(out, separators=(",", ":")) + "\n", encoding="utf-8")

@@ -339,12 +339,10 @@ class Publisher:
             except TimeoutError:
                 if attempt == 1:
                     raise LogUnavailable("the report stream did not ack in time") from None
-            except APIError as exc:
-                if exc.err_code == _STREAM_FULL:
+            except NatsError as exc:
+                if isinstance(exc, APIError) and exc.err_code == _STREAM_FULL:
                     raise LogUnavailable(
                         "the report stream is full (nats_stream_max_bytes): are the workers "
                         "running?"
                     ) from None
-                raise LogUnavailable(f"the report stream refused the reports: {exc}") from None
-            except NatsError as exc:
                 raise LogUnavailable(f"the report stream refused the reports: {exc}") from None

@@ -119,15 +119,34 @@ def _join(nums: list[int]) -> str:
     return " ".join(map(_num, nums)).replace(" -", "-")  # a minus sign is separator enough
 
 
+def ring_points(arcs: list[list[_LonLat]], indices: Sequence[int]) -> list[_LonLat]:
+    """A TopoJSON ring's points from its arcs; arc ``~i`` is ``i`` reversed."""
+    return [p for i in indices for p in (arcs[i] if i >= 0 else reversed(arcs[~i]))]
+
+
+def polygons(geometry: dict[str, Any]) -> list[list[list[int]]]:
+    """A TopoJSON geometry's polygons, each a list of rings of arc indices (outer ring first)."""
+    rings = geometry.get("arcs", [])
+    found: list[list[list[int]]] = {"Polygon": [rings], "MultiPolygon": rings}.get(
+        str(geometry.get("type")), []
+    )
+    return found
+
+
+def _map_xy(lon: float, lat: float) -> tuple[float, float]:
+    """Degrees to map units: projected, scaled to WIDTH, y down from the crop's top."""
+    x, y = _equal_earth(lon, lat)
+    return (x + _X0) * _SCALE, (_Y0 - y) * _SCALE
+
+
 def _ring_paths(arcs: list[list[_LonLat]], indices: Sequence[int]) -> str:
-    """A ring as ``M x y l dx dy … z`` (per antimeridian piece); arc ``~i`` is ``i`` reversed."""
-    lonlats = [p for i in indices for p in (arcs[i] if i >= 0 else reversed(arcs[~i]))]
+    """A ring as ``M x y l dx dy … z``, per antimeridian piece."""
     paths = []
-    for piece in _split_antimeridian(lonlats):
+    for piece in _split_antimeridian(ring_points(arcs, indices)):
         ring: list[_Point] = []
         for lon, lat in piece:
-            x, y = _equal_earth(lon, lat)
-            p = round((x + _X0) * _SCALE * 10), round((_Y0 - y) * _SCALE * 10)
+            x, y = _map_xy(lon, lat)
+            p = round(x * 10), round(y * 10)
             if not ring or p != ring[-1]:  # arcs share end points; rounding merges neighbours
                 ring.append(p)
         if len(ring) > 1 and ring[-1] == ring[0]:
@@ -150,9 +169,7 @@ def shapes() -> tuple[CountryShape, ...]:
         numeric: str | None = geometry.get("id")
         if numeric == ANTARCTICA:
             continue
-        kind, rings = geometry.get("type"), geometry.get("arcs", [])
-        polygons = {"Polygon": [rings], "MultiPolygon": rings}.get(kind, [])
-        d = "".join(_ring_paths(arcs, ring) for polygon in polygons for ring in polygon)
+        d = "".join(_ring_paths(arcs, ring) for polygon in polygons(geometry) for ring in polygon)
         if d:
             name = str(geometry.get("properties", {}).get("name") or "")
             code = NUMERIC_TO_ALPHA2.get(numeric) if numeric else _BY_NAME.get(name)
@@ -185,8 +202,8 @@ def dots() -> tuple[CountryDot, ...]:
     out = []
     for code, (lon, lat) in points.items():
         if code not in drawn():
-            x, y = _equal_earth(lon, lat)
-            out.append(CountryDot(code, round((x + _X0) * _SCALE, 1), round((_Y0 - y) * _SCALE, 1)))
+            x, y = _map_xy(lon, lat)
+            out.append(CountryDot(code, round(x, 1), round(y, 1)))
     return tuple(out)
 
 
