@@ -145,8 +145,9 @@ def free_port() -> int:
 class LiveServer:
     """A real uvicorn server on loopback, in a thread, around one Node."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, *, start_seconds: float = 30) -> None:
         self.node = node
+        self.start_seconds = start_seconds  # a benchmark's warm-up over a month takes longer
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
@@ -163,7 +164,7 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.start_seconds
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the test server did not start")

@@ -4,6 +4,7 @@ stored and resumed after a restart, and an incident's evidence showing them (bot
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import Engine
-from tests.conftest import START, settings_for
+from tests.conftest import START, free_port, settings_for
 
 from panne.clock import ManualClock
 from panne.config import ConfigError, load
@@ -219,6 +220,30 @@ def test_the_role_follows_a_json_lines_file(node: Node, tmp_path: Path) -> None:
         stop.set()
         role.wake()
         thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_a_stream_that_is_away_is_one_line_per_attempt_not_a_traceback(
+    node: Node, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/api/v1/streaming/public"  # nobody listens there
+    settings = settings_for(node.settings.database_url, social_source=f"mastodon:{url}")
+    role = MentionRole(node.engine, settings, node.clock, lambda: node.catalog)
+    stop = threading.Event()
+    thread = threading.Thread(target=role.serve, args=(stop,), daemon=True)
+    with caplog.at_level(logging.WARNING, logger="panne.mention_role"):
+        thread.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(caplog.records) < 2:
+            time.sleep(0.05)
+        stop.set()
+        role.wake()
+        thread.join(10)
+    failed = [r for r in caplog.records if "failed" in r.getMessage()]
+    assert len(failed) >= 2, caplog.text
+    for record in failed:
+        assert record.exc_info is None and "\n" not in record.getMessage()
+        assert "reconnecting in" in record.getMessage()
     assert not thread.is_alive()
 
 

@@ -28,6 +28,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 from sqlalchemy import Engine
 
@@ -291,6 +292,15 @@ class MentionRole:
                 async for post in source:
                     self.feed((post,))
                     delay = 1.0
+            except (httpx.HTTPError, OSError) as exc:
+                # The network's doing (a refused connection, a 502, a dropped stream): one line
+                # each time, not a traceback a minute while a server is away.
+                log.warning(
+                    "mentions: the source %r failed: %s; reconnecting in %.0f s",
+                    source,
+                    exc or type(exc).__name__,
+                    delay,
+                )
             except Exception:
                 log.warning("mentions: the source %r failed", source, exc_info=True)
             if stop.is_set():

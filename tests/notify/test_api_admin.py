@@ -35,7 +35,7 @@ def srv(make_server: Make) -> LiveServer:
 def test_admin_routes_need_a_trusted_key(srv: LiveServer) -> None:
     url = f"{srv.url}/api/v1/admin/subscriptions"
     none = httpx.get(url, trust_env=False)
-    assert none.status_code == 401
+    assert none.status_code == 401 and none.headers["www-authenticate"] == "Bearer"
     assert none.headers["content-type"] == "application/problem+json"
     assert "Bearer" in none.json()["detail"]
     bad = httpx.get(url, headers={"Authorization": "Bearer pk_nope"}, trust_env=False)
@@ -325,12 +325,43 @@ def test_an_update_with_an_empty_body_names_the_field_body(srv: LiveServer) -> N
         problem = empty.json()
         assert problem["errors"][0]["field"] == "body"
         assert problem["detail"] == "body: String should have at least 1 character"
+        blank = c.post(url, json={"state": "identified", "body": " \n\t "})
+        assert blank.status_code == 422 and blank.json()["detail"] == "body: must not be blank"
         nul = c.post(url, json={"state": "identified", "body": "a\x00b"})
         assert nul.json()["detail"] == "body: must not contain a control character (U+0000)"
         bell = c.post(url, json={"state": "identified", "title": "\x07", "body": "b"})
         assert bell.json()["detail"] == "title: must not contain a control character (U+0007)"
         lines = c.post(url, json={"state": "identified", "body": "Restarting.\n\tLogin first."})
         assert lines.status_code == 201 and lines.json()["body"] == "Restarting.\n\tLogin first."
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/admin/subscriptions",
+        "/api/v1/admin/maintenance",
+        "/api/v1/admin/probes",
+        "/api/v1/admin/vendors",
+        "/api/v1/admin/incidents/facebook-1/updates",
+    ],
+)
+def test_a_body_that_is_not_json_is_400_and_another_media_type_415(
+    srv: LiveServer, path: str
+) -> None:
+    """As the report endpoints answer; FastAPI said 422 for both, as for a field's value."""
+    store(srv.node, "facebook-1")
+    json_type = {"content-type": "application/json"}
+    with client(srv) as c:
+        cut = c.post(path, content=b'{"name": ', headers=json_type)
+        assert cut.status_code == 400, cut.text
+        assert cut.json()["title"] == "Malformed JSON"
+        for ctype in ("text/plain", "application/x-www-form-urlencoded"):
+            other = c.post(path, content=b'{"name": "ops"}', headers={"content-type": ctype})
+            assert other.status_code == 415, (ctype, other.text)
+            assert other.headers["content-type"] == "application/problem+json"
+            assert "Content-Type: application/json" in other.json()["detail"]
+        fields = c.post(path, json={"nonsense": 1})  # JSON, but not what the route takes
+        assert fields.status_code == 422, fields.text
 
 
 def test_a_subscription_is_changed_in_place_and_keeps_its_log(

@@ -139,3 +139,11 @@ def test_dedupe_looks_at_the_other_fingerprint_too() -> None:
     assert not d.first_in_window("new", 1, 200, also="old")
     assert d.first_in_window("new", 1, 200, also="someone-else")
     assert d.first_in_window("new", 2, 300, also="old")  # another service
+
+
+@pytest.mark.parametrize("ts", ["1709650800", True, "2024-03-05T15:00:00Z"])
+def test_a_batch_timestamp_is_a_number_not_text_or_a_boolean(ts: object) -> None:
+    """Lax, the model took "1709650800" and true (1.0: a report of 1970)."""
+    with pytest.raises(ValidationError) as got:
+        batch_items([{"service": "facebook", "problem": "login", "timestamp": ts}])
+    assert got.value.errors()[0]["loc"] == (0, "timestamp")

@@ -16,6 +16,7 @@ from tests.web.conftest import Site, meta_outage_site
 
 from panne.store import incidents as incident_store
 from panne.store import keys
+from panne.store import maintenance as maintenance_store
 from panne.store import notifications as notification_store
 
 
@@ -84,6 +85,8 @@ def test_sign_in_needs_a_trusted_key(site: Site, sign_in: SignIn) -> None:
     assert page.status_code == 200 and "Subscriptions" in page.text and token
     forged = httpx.get(f"{site.url}/admin", cookies={"panne_admin": "1.9999999999.00"})
     assert forged.status_code == 303  # a cookie not signed by this panne is no session
+    odd = httpx.get(f"{site.url}/admin", headers={"cookie": "panne_admin=1.9999999999.é".encode()})
+    assert odd.status_code == 303  # nor is one outside ASCII (it was a 500)
 
 
 def test_a_webhook_subscription_from_the_page_delivers_and_is_logged(
@@ -123,6 +126,19 @@ def test_maintenance_and_updates_reach_the_status_page(site: Site, sign_in: Sign
         data={"token": token, "service": "whatsapp", "starts_at": "soon", "ends_at": "x"},
     )
     assert wrong.status_code == 422 and "not a date and time" in wrong.text
+    offset = client.post(  # a time with its own offset keeps it (it was read as UTC)
+        "/admin/maintenance",
+        data={
+            "token": token,
+            "service": "steam",
+            "starts_at": "2030-01-01T10:00+02:00",
+            "ends_at": "2030-01-01T12:00+02:00",
+            "title": "Offset",
+        },
+    )
+    assert offset.status_code == 303
+    [window] = maintenance_store.windows(site.node.engine, "steam")
+    assert (window.starts_at, window.ends_at) == (1893484800, 1893492000)  # 08:00-10:00 UTC
     page = client.get("/admin").text
     incident_id = re.search(r'action="/admin/incidents/([^/]+)/updates"', page)
     assert incident_id is not None
@@ -144,6 +160,8 @@ def test_forms_refuse_forgeries(site: Site, sign_in: SignIn) -> None:
     assert other_site.status_code == 403
     no_token = client.post("/admin/maintenance", data={**form, "token": "0" * 64})
     assert no_token.status_code == 403
+    not_ascii = client.post("/admin/maintenance", data={**form, "token": "é" * 64})
+    assert not_ascii.status_code == 403
     no_session = httpx.post(f"{site.url}/admin/maintenance", data=form)
     assert no_session.status_code == 403
     _, other_token = sign_in()

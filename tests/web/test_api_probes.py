@@ -105,6 +105,10 @@ def test_admin_probe_routes_need_a_trusted_key(make_server: Make, target: HttpSe
         ({"interval_seconds": 5, "timeout_ms": 1000}, "interval_seconds", "at least 10"),
         ({"timeout_ms": 50}, "timeout_ms", "timeout_ms: must be from 100 to 60000 (got 50)"),
         ({"timeout_ms": 90_000, "interval_seconds": 300}, "timeout_ms", "from 100 to 60000"),
+        # Accepted before, then failing every run as a network error that looked like an outage.
+        ({"target": "http://exa mple.com/"}, "target", "target: contains a space"),
+        ({"target": "https://a.example/\t"}, "target", "control character (U+0009)"),
+        ({"target": "https://a.example/\x00"}, "target", "control character (U+0000)"),
     ],
 )
 def test_a_bad_definition_is_422_naming_the_field(

@@ -116,6 +116,44 @@ def test_counts_outside_the_calendar_are_a_422_not_a_crash(
     assert "1970" in r.json()["detail"] and "9999" in r.json()["detail"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/services/facebook/counts", "/api/v1/incidents"])
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [
+        # Read as epoch seconds, and past 2e10 as milliseconds, before: a guess, not an error.
+        ("1709650800", "from: must be an ISO 8601 time such as 2024-03-05T15:00:00Z"),
+        ("1709650800000", "not a number"),
+        ("1.7e9", "not a number"),
+        ("2024-03-05T15:00:00", "from: needs a time zone, e.g. 2024-03-05T15:00:00Z"),
+    ],
+)
+def test_times_in_queries_are_iso_8601_with_a_zone(
+    srv: Server, path: str, value: str, detail: str
+) -> None:
+    r = httpx.get(f"{srv.url}{path}", params={"from": value})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert detail in r.json()["detail"]
+    fine = httpx.get(f"{srv.url}{path}", params={"from": "2024-03-05T14:00:00+01:00"})
+    assert fine.status_code == 200, fine.text
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        ("/api/v1/services?group=nope", "no group 'nope' in the catalog"),
+        ("/api/v1/incidents?group=nope", "no group 'nope' in the catalog"),
+        ("/api/v1/incidents?country=XX", "country: 'XX' is not an ISO 3166-1 alpha-2 code"),
+        ("/api/v1/incidents?country=usa", "not an ISO 3166-1 alpha-2 code"),
+    ],
+)
+def test_an_unknown_filter_is_a_422_not_an_empty_list(srv: Server, path: str, detail: str) -> None:
+    r = httpx.get(f"{srv.url}{path}")
+    assert r.status_code == 422, r.text
+    assert detail in r.json()["detail"]
+    assert httpx.get(f"{srv.url}/api/v1/incidents?country=tn").status_code == 200
+
+
 def test_empty_count_parameters_mean_their_defaults(srv: Server) -> None:
     url = f"{srv.url}/api/v1/services/facebook/counts"
     empty = httpx.get(url, params={"from": "", "to": "", "step": "", "by": ""})

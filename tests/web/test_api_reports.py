@@ -222,6 +222,14 @@ def test_batch_json_and_ndjson(srv: Server) -> None:
     )
     assert r.status_code == 202 and r.json()["accepted"] == 3
     assert counted(srv) == 6
+    cut = nd.replace(b"}\n", b"\n", 2)[: len(nd)]  # lines 1 and 2 lose their brace
+    r = httpx.post(
+        f"{srv.url}/api/v1/reports/batch",
+        content=b"\n" + cut,  # a blank first line: line numbers count it
+        headers={**auth, "content-type": "application/x-ndjson"},
+    )
+    assert assert_problem(r, 400, "line 2 is not valid JSON")["line"] == 2
+    assert counted(srv) == 6
 
 
 def test_batch_counts_match_its_reports_and_its_answer_may_be_gzipped(

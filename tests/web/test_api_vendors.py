@@ -86,6 +86,8 @@ def test_admin_vendor_routes_need_a_trusted_key(make_server: Make, page: VendorS
         ({"url": f"https://{'a' * 64}.example/"}, "url", "is not a valid host name"),
         ({"url": 5}, "url", "url: must be an http or https URL"),
         ({"kind": ["feed"]}, "kind", "kind: must be one of"),
+        ({"url": "https://a.example/feed xml"}, "url", "url: contains a space"),
+        ({"url": "https://a.example/\tfeed"}, "url", "url: contains a control character"),
     ],
 )
 def test_a_bad_source_is_422_naming_the_field(

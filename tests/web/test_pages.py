@@ -7,6 +7,7 @@ import re
 
 import httpx
 import pytest
+from jinja2 import TemplateNotFound
 from tests.web import incident_rows
 from tests.web.conftest import Site
 
@@ -18,6 +19,7 @@ from panne.store import incidents as incident_store
 from panne.store import mentions as mention_store
 from panne.store import probes as probe_store
 from panne.store import vendor_status as vendor_store
+from panne.web.pages import template_env
 from panne.web.worldmap import dots
 
 PAGES = ["/", "/services/facebook", "/incidents", "/map", "/map?service=instagram", "/groups/meta"]
@@ -37,6 +39,27 @@ def test_every_page_answers_in_its_language_with_a_strict_policy(
     assert " style=" not in r.text  # the policy would block inline styles
     fr = httpx.get(outage_site.url + path, headers={"accept-language": "fr-FR,fr;q=0.9"})
     assert '<html lang="fr">' in fr.text and fr.headers["content-language"] == "fr"
+
+
+def test_pages_keep_the_templates_the_server_started_with(
+    outage_site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Templates are compiled once: with the files gone (an upgrade in place halfway), every
+    page still renders as it did."""
+    env = template_env()
+    before = httpx.get(f"{outage_site.url}/services/threads")
+    assert env.loader is not None
+
+    def gone(_: object, name: str) -> None:
+        raise TemplateNotFound(name)
+
+    monkeypatch.setattr(env.loader, "get_source", gone)  # nothing left to read
+    for path in ("/", "/services/threads", "/map", "/incidents", "/status/meta", "/nope"):
+        r = httpx.get(f"{outage_site.url}{path}")
+        assert r.status_code == (404 if path == "/nope" else 200), (path, r.text[:300])
+    assert httpx.get(f"{outage_site.url}/services/threads").text.count("<section") == (
+        before.text.count("<section")
+    )
 
 
 @pytest.mark.parametrize("header", ["FR", "Fr-fr", "FR-CA", "EN", "EN-US"])

@@ -90,6 +90,13 @@ def test_the_report_form_refuses_cross_site_posts(outage_site: Site) -> None:
         outage_site.url + "/services/threads/report", data={"problem": "login", "csrf": token}
     )
     assert no_cookie.status_code == 403
+    with httpx.Client() as client:  # a token outside ASCII is refused, not a crash
+        _form_token(outage_site.url, client)
+        forged = client.post(
+            outage_site.url + "/services/threads/report",
+            data={"problem": "login", "csrf": "jeton-é"},
+        )
+        assert forged.status_code == 403
     after = httpx.get(outage_site.url + "/services/threads").text
     assert _hour_count(after) == before
 

@@ -108,6 +108,14 @@ def test_a_chosen_set_of_services_and_unknown_pages(outage_site: Site) -> None:
         f"{outage_site.url}/status", params={"services": "steam", "title": "<Games>"}
     ).text
     assert "<h1>&lt;Games&gt;</h1>" in titled  # the title given, escaped
+    assert '<meta name="robots" content="noindex">' in titled  # anyone's words, not indexed
+    spaced = httpx.get(
+        f"{outage_site.url}/status",
+        params={"services": " steam , WhatsApp ", "title": "  Our\tgames\x00 "},
+    ).text
+    assert spaced.count('class="uptime"') == 2 and "<h1>Our games</h1>" in spaced
+    plain = httpx.get(f"{outage_site.url}/status", params={"services": "steam"}).text
+    assert "noindex" not in plain
     assert httpx.get(f"{outage_site.url}/status/nope").status_code == 404
     assert httpx.get(f"{outage_site.url}/status", params={"services": "nope"}).status_code == 404
 

@@ -15,18 +15,16 @@ import asyncio
 import hashlib
 import hmac
 import ipaddress
-import re
 import socket
-import unicodedata
 import warnings
 from functools import cache
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
 from panne.notify.messages import Message
+from panne.signals.typed_text import http_url_problem
 from panne.store.notifications import Subscription
 
 
@@ -48,45 +46,9 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "v1=" + mac.hexdigest()
 
 
-_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")  # a DNS label, after IDNA encoding
-
-
-def control_character(text: str) -> str | None:
-    """The first control character of ``text`` (NUL, a newline, DEL…) as ``U+0000``, or None."""
-    bad = next((c for c in text if unicodedata.category(c) == "Cc"), None)
-    return None if bad is None else f"U+{ord(bad):04X}"
-
-
 def webhook_host(url: str) -> str:
-    """The host a webhook URL names, after :func:`webhook_url_problem` found none."""
+    """The host a webhook URL names, after :func:`http_url_problem` found none."""
     return httpx.URL(url).host
-
-
-def webhook_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a webhook's address, or None. Checked when a subscription is made,
-    so a bad URL is refused with its reason, and again before each send, so a row stored before
-    these checks fails once, for good, instead of being retried."""
-    if (bad := control_character(url)) is not None:
-        return f"contains a control character ({bad})"
-    try:
-        port = urlsplit(url).port  # "[::1" and ":99999" raise here, not in httpx
-        parsed = httpx.URL(url)
-    except (ValueError, httpx.InvalidURL) as exc:
-        return f"not a valid URL ({exc})"
-    if parsed.scheme not in ("http", "https"):
-        return "must be an http:// or https:// URL"
-    host = parsed.raw_host.decode("ascii", "replace")  # international names as IDNA
-    if not host:
-        return "must name a host"
-    if port is not None and not 1 <= port <= 65_535:
-        return f"port {port} is not from 1 to 65535"
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        labels = host.lower().removesuffix(".").split(".")
-        if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-            return f"{parsed.host!r} is not a host name or an IP address"
-    return None
 
 
 def address_refusal(address: str) -> str | None:
@@ -148,7 +110,7 @@ class WebhookChannel:
         self.now = now
 
     async def send(self, message: Message) -> None:
-        if (why := webhook_url_problem(self.url)) is not None:
+        if (why := http_url_problem(self.url)) is not None:
             raise DeliveryError(f"{why}: {self.url}", permanent=True)
         url = httpx.URL(self.url)
         if not self.allow_private:

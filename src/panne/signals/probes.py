@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
+from panne.signals.typed_text import address_text_problem
+
 ProbeKind = Literal["http", "tcp", "dns", "tls"]
 RecordType = Literal["A", "AAAA", "CNAME"]
 ErrorClass = Literal[
@@ -203,7 +205,13 @@ def without_credentials(url: str) -> str:
 def check_definition(spec: ProbeSpec) -> None:
     """What people may define through the admin API, over what a spec is: a run at most every
     :data:`MIN_INTERVAL_SECONDS`, a timeout from :data:`MIN_DEFINED_TIMEOUT_MS` to
-    :data:`MAX_DEFINED_TIMEOUT_MS`. Raises :class:`ProbeSpecError` naming the field."""
+    :data:`MAX_DEFINED_TIMEOUT_MS`, addresses without spaces or control characters (checked
+    here, not in the spec, so that a probe stored by an earlier version still loads). Raises
+    :class:`ProbeSpecError` naming the field."""
+    for name in ("target", "resolver"):
+        text = getattr(spec, name)
+        if text is not None and (why := address_text_problem(text)) is not None:
+            raise ProbeSpecError(f"probe {spec.id!r}: {name}: {why} (got {text!r})", name)
     if spec.interval_seconds < MIN_INTERVAL_SECONDS:
         raise ProbeSpecError(
             f"probe {spec.id!r}: interval_seconds: must be at least {MIN_INTERVAL_SECONDS:g}"
@@ -280,7 +288,10 @@ def _validate(s: ProbeSpec) -> None:
         if type(value) is not int or not lo <= value <= hi:
             raise bad(name, f"must be an integer from {lo} to {hi}")
     if s.timeout_ms > s.interval_seconds * 1000:
-        raise bad("timeout_ms", "must not exceed the interval")
+        raise bad(
+            "timeout_ms",
+            f"must not exceed the interval ({s.timeout_ms} ms is over {s.interval_seconds:g} s)",
+        )
     lo, hi = status
     if not 100 <= lo <= hi <= 599:
         raise bad("expect_status", "must be a range of HTTP statuses, low to high, 100-599")

@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, TypeAdapter
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -39,7 +39,9 @@ class ReportIn(BaseModel):
 class BatchReportIn(ReportIn):
     """One report of a batch from a trusted source (an importer, a partner site, a replay)."""
 
-    timestamp: float | None = Field(
+    # Strict: a number, as documented. Lax, "1709650800" and true (1.0, in 1970) were taken,
+    # and the fast path of batch_items already refused them.
+    timestamp: Annotated[float, Strict()] | None = Field(
         default=None,
         description="When it happened, epoch seconds; only API keys created with `--trusted` "
         "may set it.",

@@ -34,6 +34,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from panne.signals.typed_text import address_text_problem
+
 SourceKind = Literal["statuspage", "feed"]
 StateName = Literal["up", "warn", "down", "maintenance", "unknown"]
 SOURCE_KINDS: tuple[SourceKind, ...] = get_args(SourceKind)
@@ -142,6 +144,11 @@ class VendorSource:
         for name in ("service", "kind", "url"):
             if name not in data:
                 raise VendorSourceError(f"{name}: required", name)
+        # Checked here, where a source is defined, not in the constructor: a source stored by
+        # an earlier version still loads.
+        url = data["url"]
+        if isinstance(url, str) and (why := address_text_problem(url)) is not None:
+            raise VendorSourceError(f"vendor source {data['service']!r}: url: {why}", "url")
         components = data.get("components", [])
         if not isinstance(components, list):
             raise VendorSourceError("components: must be a list of non-empty names", "components")

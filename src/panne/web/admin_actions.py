@@ -19,12 +19,11 @@ from panne.node import Node
 from panne.notify.channels import (
     address_refusal,
     apprise_url_ok,
-    control_character,
     webhook_host,
-    webhook_url_problem,
 )
 from panne.notify.redact import mask_url, scrub
 from panne.signals.countries import COUNTRY_CODES
+from panne.signals.typed_text import control_character, http_url_problem
 from panne.store import incidents as incident_store
 from panne.store import maintenance as maintenance_store
 from panne.store import notifications as store
@@ -46,15 +45,18 @@ def _no_controls(value: str, allowed: str = "") -> str:
     return value
 
 
-def _a_line(value: str) -> str:
+def _not_blank(value: str) -> str:
     if not value.strip():
         raise PydanticCustomError("blank", "must not be blank")
-    return _no_controls(value)
+    return value
 
 
-Line = Annotated[str, AfterValidator(_a_line)]  # a name or a title: one visible line
+Line = Annotated[str, AfterValidator(_no_controls), AfterValidator(_not_blank)]  # one line
 OptionalLine = Annotated[str, AfterValidator(_no_controls)]  # the same, or empty
-Text = Annotated[str, AfterValidator(lambda v: _no_controls(v, "\n\r\t"))]  # a message
+# A message, with its line breaks; not blank: an update saying nothing is posted by mistake.
+Text = Annotated[
+    str, AfterValidator(lambda v: _no_controls(v, "\n\r\t")), AfterValidator(_not_blank)
+]
 Secret = Annotated[str, Field(min_length=16, max_length=200), AfterValidator(_no_controls)]
 
 
@@ -139,7 +141,7 @@ def check_subscription(node: Node, body: SubscriptionIn) -> tuple[str, str]:
     if (body.webhook_url is None) == (body.apprise_url is None):
         raise _invalid("give exactly one of webhook_url and apprise_url", "webhook_url")
     if body.webhook_url is not None:
-        problem = webhook_url_problem(body.webhook_url)
+        problem = http_url_problem(body.webhook_url)
         if problem is not None:
             raise _invalid(f"webhook_url: {problem}", "webhook_url")
         host = webhook_host(body.webhook_url)

@@ -25,7 +25,10 @@ def admin_key_dependency(node: Node) -> Callable[..., ApiKey]:
         scheme, _, plain = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not plain.strip():
             raise ProblemError(
-                401, "admin endpoints need Authorization: Bearer KEY", title="Unauthorized"
+                401,
+                "admin endpoints need Authorization: Bearer KEY",
+                title="Unauthorized",
+                headers={"WWW-Authenticate": "Bearer"},
             )
         key = keys.verify(node.engine, plain.strip())
         if key is None:

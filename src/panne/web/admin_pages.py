@@ -57,11 +57,13 @@ def _one(form: dict[str, list[str]], name: str) -> str:
 
 
 def _when(form: dict[str, list[str]], name: str) -> datetime:
-    """A ``datetime-local`` field, read as UTC (the form says so)."""
+    """A ``datetime-local`` field, read as UTC (the form says so); a time typed or sent with its
+    own offset keeps it."""
     try:
-        return datetime.fromisoformat(_one(form, name)).replace(tzinfo=UTC)
+        when = datetime.fromisoformat(_one(form, name))
     except ValueError:
         raise ProblemError(422, f"{name}: not a date and time", title="Invalid request") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def build_router(node: Node, pages: Pages) -> APIRouter:

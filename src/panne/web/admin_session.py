@@ -36,7 +36,7 @@ def check(engine: Engine, token: str | None, now: float) -> ApiKey | None:
     if not token or token.count(".") != 2:
         return None
     key_id, expires, signature = token.split(".")
-    if not hmac.compare_digest(signature, _sign(engine, f"{key_id}.{expires}")):
+    if not same_secret(signature, _sign(engine, f"{key_id}.{expires}")):
         return None
     if not (key_id.isdigit() and expires.isdigit()) or int(expires) < now:
         return None
@@ -49,4 +49,12 @@ def form_token(engine: Engine, session: str) -> str:
 
 
 def form_ok(engine: Engine, session: str, token: str) -> bool:
-    return hmac.compare_digest(form_token(engine, session), token)
+    return same_secret(form_token(engine, session), token)
+
+
+def same_secret(known: str, given: str) -> bool:
+    """A comparison in constant time that takes any text a client sends: ``compare_digest``
+    refuses ``str`` outside ASCII with a TypeError, which was a 500 for a forged token."""
+    return hmac.compare_digest(
+        known.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )

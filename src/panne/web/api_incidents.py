@@ -10,10 +10,12 @@ from fastapi import APIRouter, Query
 from panne.clock import iso_utc
 from panne.fusion_store import evidence_for, evidence_json
 from panne.node import Node
+from panne.signals.countries import COUNTRY_CODES
 from panne.status import all_statuses
 from panne.store import incidents as incident_store
 from panne.store.incidents import IncidentEvent, IncidentRecord
-from panne.web.problems import ProblemError, unknown_service
+from panne.web.problems import ProblemError, unknown_group, unknown_service
+from panne.web.query_time import QueryTime
 
 
 def iso(ts: float | None) -> str | None:
@@ -49,16 +51,8 @@ def event_json(ev: IncidentEvent) -> dict[str, Any]:
     return {"kind": ev.kind, "at": iso(ev.at), "snapshot": ev.snapshot}
 
 
-def _epoch(value: datetime | None, name: str) -> int | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ProblemError(
-            422,
-            f"{name}: times need a time zone, e.g. 2024-03-05T15:00:00Z",
-            title="Invalid request",
-        )
-    return int(value.timestamp())
+def _epoch(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp())
 
 
 def build_router(node: Node) -> APIRouter:
@@ -70,23 +64,29 @@ def build_router(node: Node) -> APIRouter:
         service: str | None = Query(None, description="service slug"),
         group: str | None = Query(None, description="group (company) slug"),
         country: str | None = Query(None, description="ISO 3166-1 alpha-2 code"),
-        from_: datetime | None = Query(None, alias="from", description="ISO 8601"),
-        to: datetime | None = Query(None, description="ISO 8601"),
+        from_: QueryTime | None = Query(None, alias="from", description="ISO 8601"),
+        to: QueryTime | None = Query(None, description="ISO 8601"),
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0),
     ) -> dict[str, Any]:
         if service is not None and service not in node.catalog.services:
             raise unknown_service(service, 422)
         if group is not None and group not in node.catalog.groups:
-            raise ProblemError(422, f"no group {group!r} in the catalog", title="Unknown group")
+            raise unknown_group(group)
+        if country is not None and country.upper() not in COUNTRY_CODES:
+            raise ProblemError(
+                422,
+                f"country: {country!r} is not an ISO 3166-1 alpha-2 code",
+                title="Invalid request",
+            )
         records, total = incident_store.query(
             node.engine,
             active=active,
             service=service,
             group=group,
             country=country.upper() if country else None,
-            start=_epoch(from_, "from"),
-            end=_epoch(to, "to"),
+            start=_epoch(from_),
+            end=_epoch(to),
             limit=limit,
             offset=offset,
         )

@@ -28,6 +28,7 @@ from panne.web import (
     statuspage,
 )
 from panne.web.client import parse_networks
+from panne.web.head import HeadAsGet
 from panne.web.limits import BodyLimit
 from panne.web.report_path import PATH as REPORT_PATH
 from panne.web.report_path import ReportEndpoint, openapi_operation
@@ -94,6 +95,7 @@ def create_app(node: Node, *, ingest_only: bool = False) -> FastAPI:
     )
     # Pages, charts and the map compress to a fifth; the report endpoint answers before this.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(HeadAsGet)
     # Added last, so outermost: the hot ingest path answers before the other layers.
     app.add_middleware(
         ReportEndpoint,

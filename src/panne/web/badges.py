@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from panne.node import Node
 from panne.status import STATES, State, all_statuses
-from panne.web.problems import ProblemError, unknown_service
+from panne.web.problems import unknown_group, unknown_service
 
 MESSAGES: dict[State, str] = {"normal": "operational", "elevated": "elevated", "outage": "outage"}
 # Colours dark enough for white 11px text (WCAG AA, 4.5:1): green, amber, red; the label grey.
@@ -178,7 +178,7 @@ def build_router(node: Node) -> APIRouter:
     def group_badge(request: Request, slug: str, label: str | None = LABEL) -> Response:
         group = node.catalog.groups.get(slug)
         if group is None:
-            raise ProblemError(404, f"no group {slug!r} in the catalog", title="Unknown group")
+            raise unknown_group(slug, 404)
         ids = {
             s.id: s.slug
             for s in node.catalog.services.values()

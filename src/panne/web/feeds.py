@@ -20,7 +20,7 @@ from panne.node import Node
 from panne.store import incidents as incident_store
 from panne.store.incidents import IncidentRecord
 from panne.web.incident_text import incident_summary
-from panne.web.problems import ProblemError, unknown_service
+from panne.web.problems import unknown_group, unknown_service
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 RSS_TYPE = "application/rss+xml"
@@ -154,7 +154,7 @@ def service_feed(node: Node, slug: str, path: str) -> Feed:
 def group_feed(node: Node, slug: str, path: str) -> Feed:
     group = node.catalog.groups.get(slug)
     if group is None:
-        raise ProblemError(404, f"no group {slug!r} in the catalog", title="Unknown group")
+        raise unknown_group(slug, 404)
     base = node.settings.public_url()
     records, _ = incident_store.query(node.engine, group=slug, limit=FEED_ITEMS)
     return Feed(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
@@ -50,13 +51,19 @@ VARY = "Accept-Language, Cookie"  # a page's language comes from either (GZip ad
 PAGE_METHODS = ["GET", "HEAD"]
 
 
-def make_env() -> Environment:
+@cache
+def template_env() -> Environment:
+    """The process's one environment, every template compiled at the first call and never read
+    again: files changed under a running server (an upgrade in place, an edited checkout) would
+    otherwise mix new templates with the code that runs, and pages broke until a restart."""
     env = Environment(
         loader=PackageLoader("panne.web", "templates"),
         autoescape=select_autoescape(["html", "svg"]),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
+        cache_size=-1,
     )
     env.newstyle_gettext = True  # type: ignore[attr-defined]
     env.globals.update(
@@ -68,6 +75,8 @@ def make_env() -> Environment:
     )
     env.filters["iso"] = iso_utc
     env.filters["search_terms"] = search.search_terms
+    for name in env.list_templates():
+        env.get_template(name)
     return env
 
 
@@ -85,7 +94,7 @@ def safe_next(target: str | None) -> str:
 class Pages:
     def __init__(self, node: Node) -> None:
         self.node = node
-        self.env = make_env()
+        self.env = template_env()
         self.trusted = parse_networks(node.settings.trusted_proxies)
         self.sparks = views.SparkCache()
 

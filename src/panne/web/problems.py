@@ -40,11 +40,20 @@ def problem(
 class ProblemError(Exception):
     """Raised by handlers for a refusal that is not an ingest decision (bad query, auth…)."""
 
-    def __init__(self, status: int, detail: str, *, title: str | None = None, **extra: Any):
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ):
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.title = title
+        self.headers = headers
         self.extra = extra
 
 
@@ -70,6 +79,14 @@ def validation_detail(
     return where + str(first["message"]), items
 
 
+def _is_json(content_type: str) -> bool:
+    """``application/json``, ``application/merge-patch+json``…, with or without parameters."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(IngestError)
     async def _ingest(_: Request, exc: IngestError) -> Response:
@@ -77,11 +94,23 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> Response:
-        return problem(exc.status, exc.detail, title=exc.title, **exc.extra)
+        return problem(exc.status, exc.detail, title=exc.title, headers=exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> Response:
-        detail, errors = validation_detail(list(exc.errors()))
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        raw = list(exc.errors())
+        # As the report endpoints answer: a body that is not JSON at all is the client's
+        # framing, not a field's value; FastAPI says 422 for both.
+        if any(e.get("type") == "json_invalid" for e in raw):
+            return problem(400, "the body is not valid JSON", title="Malformed JSON")
+        ctype = request.headers.get("content-type")
+        if ctype and not _is_json(ctype) and any(e.get("loc", ())[:1] == ("body",) for e in raw):
+            return problem(
+                415,
+                "send the body as JSON (Content-Type: application/json)",
+                title="Unsupported media type",
+            )
+        detail, errors = validation_detail(raw)
         return problem(422, detail, title="Invalid request", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
@@ -108,3 +137,9 @@ def catalog_owned(what: str, change: str, aside: str = "") -> ProblemError:
 def unknown_service(slug: str, status: int = 404) -> ProblemError:
     """The one refusal for a service slug that is not in the catalog."""
     return ProblemError(status, f"no service {slug!r} in the catalog", title="Unknown service")
+
+
+def unknown_group(slug: str, status: int = 422) -> ProblemError:
+    """The one refusal for a group (company) slug that is not in the catalog: 422 as a
+    filter, 404 as a path."""
+    return ProblemError(status, f"no group {slug!r} in the catalog", title="Unknown group")

@@ -12,7 +12,6 @@ for this comparison, and nothing else is accepted.
 
 from __future__ import annotations
 
-import secrets
 from time import perf_counter
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +21,7 @@ from starlette.responses import RedirectResponse, Response
 
 from panne.signals.ingest import IngestError
 from panne.signals.reports import ReportIn
+from panne.web.admin_session import same_secret
 from panne.web.client import request_client
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
         cookie = request.cookies.get(CSRF_COOKIE, "")
         if (
             not cookie
-            or not secrets.compare_digest(token, cookie)
+            or not same_secret(cookie, token)
             or not same_site(request, node.settings.public_url())
         ):
             return pages.render(request, "refused.html", status=403, service=svc)

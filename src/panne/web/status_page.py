@@ -217,11 +217,14 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
     @router.api_route("/status", methods=["GET", "HEAD"])
     def chosen_status(request: Request, services: str = "", title: str = "") -> Response:
         cat = node.catalog
-        wanted = [cat.services[s] for s in dict.fromkeys(services.split(",")) if s in cat.services]
+        chosen = dict.fromkeys(s.strip().lower() for s in services.split(","))
+        wanted = [cat.services[s] for s in chosen if s in cat.services]
         if not wanted:
             return pages.not_found(request, services)
-        name = title[:100] or ", ".join(s.name for s in wanted[:3])
-        view = build(node, name, wanted[:MAX_SERVICES], node.clock.now(), custom_title=bool(title))
+        # One line of visible text: control characters and runs of spaces would only hide it.
+        given = " ".join("".join(c if c.isprintable() else " " for c in title).split())
+        name = given[:100] or ", ".join(s.name for s in wanted[:3])
+        view = build(node, name, wanted[:MAX_SERVICES], node.clock.now(), custom_title=bool(given))
         return show(request, view)
 
     return router

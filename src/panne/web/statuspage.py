@@ -36,7 +36,7 @@ from panne.store.schema import counts
 from panne.store.schema import services as service_rows
 from panne.store.status_updates import StatusUpdate
 from panne.web.incident_text import update_body
-from panne.web.problems import ProblemError
+from panne.web.problems import unknown_group
 from panne.web.statuspage_maintenance import Which, entries, in_progress
 from panne.web.statuspage_shapes import (
     AffectedComponent,
@@ -101,7 +101,7 @@ def scope_for(node: Node, group: str | None) -> Scope:
     if group is None:
         return Scope(None, short_id("page"), "panne", base, list(cat.services.values()))
     if group not in cat.groups:
-        raise ProblemError(404, f"no group {group!r} in the catalog", title="Unknown group")
+        raise unknown_group(group, 404)
     services = [s for s in cat.services.values() if s.group == group]
     name = f"panne: {cat.groups[group].name}"
     # The page people read: the company's status page (/groups/x is the company's outage page).
