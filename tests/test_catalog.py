@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from panne.catalog import CatalogError, default_catalog, parse
+from panne.catalog import (
+    NAME_MAX,
+    SLUG_MAX,
+    CatalogError,
+    default_catalog,
+    load_file,
+    parse,
+    problem_lists_changed,
+)
 
 REQUIRED = [
     "facebook",
@@ -85,7 +95,7 @@ def doc(**service: Any) -> dict[str, Any]:
         ({"group": "nope"}, "services[0] (acme): unknown group 'nope'"),
         ({"problems": ["atm"]}, "services[0] (acme): unknown problem 'atm'"),
         ({"slug": "Acme Inc"}, "services[0]: slug 'Acme Inc' must be lowercase"),
-        ({"url": "ftp://acme"}, "url must start with http"),
+        ({"url": "ftp://acme"}, "services[0] (acme): url: must be an http:// or https:// URL"),
         ({"name": ""}, "'name' must be a non-empty string"),
         ({"problems": [{"a": 1}]}, "services[0] (acme): unknown problem {'a': 1}"),
         ({"problems": "login"}, "services[0] (acme): problems must be a non-empty list"),
@@ -245,3 +255,61 @@ def test_a_probe_id_names_one_probe_across_services() -> None:
     assert str(err.value) == (
         "services[1] (acme-2): probe 'acme-home': id: duplicate probe id (also in 'acme')"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://acme.example/a b", "contains a space (U+0020;"),
+        ("https://acme example", "contains a space (U+0020;"),
+        ("https://acme.example/\u00a0home", "contains a space (U+00A0;"),
+        ("https://acme.example/\x00", "contains a control character (U+0000)"),
+        ("https://", "must name a host"),
+    ],
+)
+def test_a_service_url_is_checked_as_a_webhook_url_is_and_has_no_whitespace(
+    url: str, message: str
+) -> None:
+    with pytest.raises(CatalogError) as err:
+        parse(doc(url=url))
+    assert str(err.value).startswith(f"services[0] (acme): url: {message}")
+
+
+def test_slug_and_label_limits_are_the_stored_ones_and_said() -> None:
+    """A slug is refused at SLUG_MAX (64), in words that say 64; a problem's label at
+    NAME_MAX, as a service's name."""
+    assert parse(doc(slug="a" * SLUG_MAX)).services["a" * SLUG_MAX]
+    for too_long in ("a" * (SLUG_MAX + 1), "a" * (NAME_MAX + 1)):
+        with pytest.raises(CatalogError) as err:
+            parse(doc(slug=too_long))
+        assert str(err.value) == f"services[0]: 'slug' is longer than {SLUG_MAX} characters"
+    with pytest.raises(CatalogError) as err:
+        parse({**doc(), "groups": [{"slug": "g" * (SLUG_MAX + 1), "name": "G"}]})
+    assert str(err.value) == f"groups[0]: 'slug' is longer than {SLUG_MAX} characters"
+    long_slug = {**doc(), "problems": {"p" * (SLUG_MAX + 1): {"en": "P"}, "login": {"en": "L"}}}
+    with pytest.raises(CatalogError) as err:
+        parse(long_slug)
+    assert str(err.value) == f"problems: slug {'p' * 24!r}… is longer than {SLUG_MAX} characters"
+    fits = {"en": "L" * NAME_MAX, "fr": "Connexion"}
+    assert parse({**doc(), "problems": {"login": fits}}).problems["login"].names == fits
+    with pytest.raises(CatalogError) as err:
+        parse({**doc(), "problems": {"login": {"en": "Login", "fr": "C" * (NAME_MAX + 1)}}})
+    assert str(err.value) == f"problems.login: label 'fr' is longer than {NAME_MAX} characters"
+
+
+def test_a_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "cat.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc()).encode())
+    assert load_file(path) == parse(doc())
+
+
+def test_problem_lists_changed_names_the_services_whose_list_an_import_changes() -> None:
+    before = parse(doc())
+    d = doc(problems=["login", "app"])
+    d["problems"]["app"] = {"en": "App"}
+    d["services"].append({"slug": "new", "name": "New", "url": "https://new.example"})
+    after = parse(d)
+    assert problem_lists_changed(before, after) == ["acme"]  # "new" is added, not changed
+    assert problem_lists_changed(after, after) == []
+    renamed = parse(doc(name="Acme Renamed"))
+    assert problem_lists_changed(before, renamed) == []

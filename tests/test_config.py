@@ -157,3 +157,74 @@ def test_nats_servers_are_a_list_and_the_stream_a_name() -> None:
     assert s.nats_url == ("nats://10.0.0.1:4222", "tls://nats.internal:4222")
     assert s.nats_stream == "PANNE_REPORTS"
     assert load(environ={}).nats_url == ()
+
+
+def test_the_public_url_brackets_an_ipv6_host() -> None:
+    cases = [
+        ("::", "http://[::]:8080"),
+        ("::1", "http://[::1]:8080"),
+        ("0.0.0.0", "http://0.0.0.0:8080"),
+    ]
+    for host, url in cases:
+        assert load(environ={"PANNE_HOST": host}).public_url() == url
+
+
+def test_only_the_database_drivers_panne_installs_are_accepted() -> None:
+    refused = (
+        "driver is not one panne installs: use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
+    )
+    for url, message in [
+        ("postgresql+psycopg2://u@h/db", f"database_url: the psycopg2 {refused}"),
+        ("postgresql+asyncpg://u@h/db", f"database_url: the asyncpg {refused}"),
+        ("postgresql+pg8000://u@h/db", f"database_url: the pg8000 {refused}"),
+        ("postgresql+psycopg_async://u@h/db", f"database_url: the psycopg_async {refused}"),
+        ("sqlite+aiosqlite:///x.db", f"database_url: the aiosqlite {refused}"),
+        ("postgresqlx://u@h/db", "database_url: must be an sqlite:// or postgresql URL"),
+    ]:
+        with pytest.raises(ConfigError) as err:
+            load(environ={"PANNE_DATABASE_URL": url})
+        assert str(err.value) == f"{message} (got {url!r})"
+    for url in (
+        "sqlite:///x.db",
+        "sqlite+pysqlite:///x.db",
+        "sqlite://",
+        "postgresql+psycopg://u@h/db",
+    ):
+        assert load(environ={"PANNE_DATABASE_URL": url}).database_url == url
+
+
+def test_base_url_must_be_an_absolute_http_url_links_can_be_made_from() -> None:
+    refused = (
+        "base_url: must be empty or an absolute http:// or https:// URL such as "
+        "https://status.example.org/panne (a host, an optional port and path; no query, "
+        "fragment, user or whitespace)"
+    )
+    for url in [
+        "status.example.org",
+        "/panne",
+        "ftp://status.example.org/",
+        "https://",
+        "https:///panne",
+        "https://status.example.org/panne?lang=fr",
+        "https://status.example.org/#top",
+        "https://status.example.org/a b",
+        " https://status.example.org",
+        "https://status.example.org\n",
+        "https://ops:secret@status.example.org/",
+        "https://status.example.org:99999/",
+        "https://status.example.org:0/",
+        "https://status.example.org:http/",
+        "https://bad_host.example/",
+        "http://[zz]/",
+    ]:
+        with pytest.raises(ConfigError) as err:
+            load(environ={"PANNE_BASE_URL": url})
+        assert str(err.value) == f"{refused} (got {url!r})"
+    for url in [
+        "https://status.example.org",
+        "https://status.example.org/panne/",
+        "http://10.0.0.5:8080",
+        "http://[2001:db8::1]:8080/panne",
+        "HTTPS://Status.Example.org",
+    ]:
+        assert load(environ={"PANNE_BASE_URL": url}).public_url() == url.rstrip("/")

@@ -21,14 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from panne.signals.probes import ProbeSpec, ProbeSpecError, check_definition
+from panne.signals.typed_text import address_text_problem, http_url_problem
 from panne.signals.vendor_status import VendorSource, VendorSourceError
 
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # The sizes of the columns that hold them (store/schema.py; tests/store keeps them equal), so a
 # file is refused here rather than cut or refused by the database halfway through an import.
+# A problem's labels (a JSON column) are names shown on buttons and pages: NAME_MAX likewise.
 SLUG_MAX = 64
 NAME_MAX = 200
 URL_MAX = 2000
+SLUG_RE = re.compile(rf"^[a-z0-9](?:[a-z0-9-]{{0,{SLUG_MAX - 2}}}[a-z0-9])?$")
 SERVICE_KEYS = ("slug", "name", "group", "url", "aliases", "problems", "probes", "status_page")
 # Written by to_dict even when they hold their default: what people look for in a probe.
 _PROBE_SHOWN = ("id", "kind", "target", "interval_seconds", "timeout_ms", "retries")
@@ -203,11 +205,43 @@ def _known(items: Any, problems: dict[str, Problem], where: str, what: str) -> l
 
 
 def _slug(obj: dict[str, Any], where: str) -> str:
-    slug = _str(obj, "slug", where)
+    slug = _str(obj, "slug", where, most=SLUG_MAX)
     assert slug is not None
     if not SLUG_RE.match(slug):
         raise CatalogError(f"{where}: slug {slug!r} must be lowercase letters, digits and hyphens")
     return slug
+
+
+def _url(obj: dict[str, Any], where: str) -> str:
+    """A service's address, checked as a subscription's webhook URL is (scheme, host, port),
+    and refused with a space or a control character in it: the pages link to it, and a space
+    there is a mistake in the file that a browser would silently encode or cut at."""
+    url = _str(obj, "url", where, most=URL_MAX)
+    assert url is not None
+    why = address_text_problem(url) or http_url_problem(url)
+    if why is not None:
+        raise CatalogError(f"{where}: url: {why}")
+    return url
+
+
+def _problem(slug: Any, names: Any) -> Problem:
+    """One entry of ``problems``: a slug, and labels by language code, ``en`` among them. The
+    pages show a label on buttons and charts, as they show a service's name: NAME_MAX holds
+    both."""
+    if isinstance(slug, str) and len(slug) > SLUG_MAX:
+        raise CatalogError(f"problems: slug {slug[:24]!r}… is longer than {SLUG_MAX} characters")
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        raise CatalogError(f"problems: slug {slug!r} must be lowercase letters, digits, hyphens")
+    if (
+        not isinstance(names, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in names.items())
+        or "en" not in names
+    ):
+        raise CatalogError(f"problems.{slug}: names must map language codes to labels, with 'en'")
+    long = next((lang for lang, label in names.items() if len(label) > NAME_MAX), None)
+    if long is not None:
+        raise CatalogError(f"problems.{slug}: label {long!r} is longer than {NAME_MAX} characters")
+    return Problem(slug, dict(names))
 
 
 def parse(data: Any) -> Catalog:
@@ -217,21 +251,7 @@ def parse(data: Any) -> Catalog:
     raw_problems = data.get("problems")
     if not isinstance(raw_problems, dict) or not raw_problems:
         raise CatalogError("catalog: 'problems' must be a non-empty object of slug -> names")
-    problems: dict[str, Problem] = {}
-    for slug, names in raw_problems.items():
-        if not isinstance(slug, str) or not SLUG_RE.match(slug):
-            raise CatalogError(
-                f"problems: slug {slug!r} must be lowercase letters, digits, hyphens"
-            )
-        if (
-            not isinstance(names, dict)
-            or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in names.items())
-            or "en" not in names
-        ):
-            raise CatalogError(
-                f"problems.{slug}: names must map language codes to labels, with 'en'"
-            )
-        problems[slug] = Problem(slug, dict(names))
+    problems = {slug: _problem(slug, names) for slug, names in raw_problems.items()}
 
     default = data.get("default_problems")
     if not isinstance(default, list) or not default:
@@ -272,10 +292,8 @@ def parse(data: Any) -> Catalog:
                 f"{where}: unknown key {unknown[0]!r} (a service has {', '.join(SERVICE_KEYS)})"
             )
         name = _str(raw, "name", where)
-        url = _str(raw, "url", where, most=URL_MAX)
-        assert name is not None and url is not None
-        if not url.startswith(("http://", "https://")):
-            raise CatalogError(f"{where}: url must start with http:// or https://")
+        assert name is not None
+        url = _url(raw, where)
         group = _str(raw, "group", where, required=False)
         if group is not None and group not in groups:
             raise CatalogError(f"{where}: unknown group {group!r}")
@@ -301,9 +319,22 @@ def parse(data: Any) -> Catalog:
     return Catalog(problems, tuple(default), groups, services)
 
 
+def problem_lists_changed(before: Catalog, after: Catalog) -> list[str]:
+    """The services of both catalogs whose problem list ``after`` changes, in its order: what
+    an import of ``after`` over ``before`` changes that the service counts do not say (a
+    service counted as updated may have only a new name)."""
+    return [
+        s.slug
+        for s in after.services.values()
+        if (old := before.services.get(s.slug)) is not None and old.problems != s.problems
+    ]
+
+
 def load_file(path: Path) -> Catalog:
+    """The catalog in ``path``: JSON in UTF-8, with or without the byte order mark some
+    Windows editors write first."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise CatalogError(f"{path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "PANNE_"
 
@@ -33,7 +34,11 @@ def _doc(text: str, **kw: Any) -> Any:
 class Settings:
     database_url: str = _doc(
         "SQLAlchemy URL of the database: `sqlite:///panne.db` (the default, a file in the "
-        "working directory) or `postgresql+psycopg://user@host/db`.",
+        "working directory) or `postgresql+psycopg://user@host/db`. Only the drivers panne "
+        "installs are accepted: Python's sqlite3 (`sqlite://`, `sqlite+pysqlite://`) and "
+        "psycopg 3 (`postgresql+psycopg://`; `postgresql://` too on SQLAlchemy 2.1, which "
+        "takes it for psycopg); `postgresql+psycopg2://`, `postgresql+asyncpg://` and other "
+        "drivers are refused.",
         default="sqlite:///panne.db",
     )
     host: str = _doc(
@@ -43,7 +48,10 @@ class Settings:
     )
     port: int = _doc("Port `panne serve` listens on.", default=8080)
     base_url: str = _doc(
-        "Public URL of this panne, used in links it sends out; empty means `http://HOST:PORT`.",
+        "Public URL of this panne, used in links it sends out: an absolute `http://` or "
+        "`https://` URL, with an optional port and path but no query, fragment, user or "
+        "whitespace, such as `https://status.example.org/panne`. Empty means "
+        "`http://HOST:PORT` (`http://[HOST]:PORT` for an IPv6 address).",
         default="",
     )
     trusted_proxies: tuple[str, ...] = _doc(
@@ -218,7 +226,13 @@ class Settings:
     log_level: str = _doc("Logging level: debug, info, warning or error.", default="info")
 
     def public_url(self) -> str:
-        return self.base_url.rstrip("/") or f"http://{self.host}:{self.port}"
+        return self.base_url.rstrip("/") or f"http://{host_port(self.host, self.port)}"
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as a URL writes it: an IPv6 address in brackets, or its colons would run
+    into the port's (``http://:::8080``). Host names never hold a colon."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -366,10 +380,14 @@ def _is_host(text: str) -> bool:
     )
 
 
+# The SQLAlchemy driver of each database panne runs on, the one it installs: Python's sqlite3
+# and psycopg 3. A URL naming another driver (psycopg2, asyncpg, aiosqlite…) would pass for a
+# database URL and fail at the first connection with an import error.
+_DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg"}
+
+
 def _database_error(url: str) -> str | None:
     """Why ``url`` cannot be panne's database, or None."""
-    if not url.startswith(("sqlite://", "postgresql")):
-        return "must be an sqlite:// or postgresql URL"
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -377,11 +395,41 @@ def _database_error(url: str) -> str | None:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
         return "not a valid URL"
-    if url.startswith("postgresql") and not parsed.database and "dbname" not in parsed.query:
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        return "must be an sqlite:// or postgresql URL"
+    # Without "+driver", the dialect's default: psycopg for postgresql:// on SQLAlchemy 2.1,
+    # psycopg2 (not installed) on 2.0.
+    driver = parsed.get_driver_name()
+    if driver != _DRIVERS[backend]:
+        return (
+            f"the {driver} driver is not one panne installs: use sqlite:///FILE or "
+            "postgresql+psycopg://USER@HOST/DB"
+        )
+    if backend == "postgresql" and not parsed.database and "dbname" not in parsed.query:
         # Without one, the driver connects to the user's default database, often the
         # `postgres` maintenance database, and panne's tables would land there.
         return "a PostgreSQL URL needs a database name, e.g. postgresql+psycopg://user@host/panne"
     return None
+
+
+def _is_base_url(url: str) -> bool:
+    """Whether ``url`` is an absolute http(s) URL that links can be made from by appending a
+    path: no query or fragment for the path to land in, no user and password to give away in
+    every link, no whitespace to end the link early. Its host is checked as ``host`` is."""
+    if re.search(r"[\s?#]", url):
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port that is no number, or out of range, raises ValueError
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and "@" not in parts.netloc
+        and _is_host(parts.hostname or "")
+        and port != 0
+    )
 
 
 def _validate(s: Settings) -> None:
@@ -400,6 +448,13 @@ def _validate(s: Settings) -> None:
     why_db = _database_error(s.database_url)
     if why_db is not None:
         raise bad("database_url", why_db)
+    if s.base_url and not _is_base_url(s.base_url):
+        raise bad(
+            "base_url",
+            "must be empty or an absolute http:// or https:// URL such as "
+            "https://status.example.org/panne (a host, an optional port and path; no query, "
+            "fragment, user or whitespace)",
+        )
     if s.social_source:
         kind, _, where = s.social_source.partition(":")
         if kind not in ("jsonl", "mastodon") or not where:

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
 import csv
+import errno
+import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from panne.cli import main
+from panne.detect import backtest_csv
 from panne.detect.backtest import BacktestError, _read, format_incidents, run_backtest
 
 
@@ -132,4 +139,171 @@ def test_cli_prints_incidents_and_refuses_bad_files(tmp_path: Path) -> None:
         out.returncode == 1
         and out.stderr.startswith("panne: row 2")
         and "Traceback" not in out.stderr
+    )
+
+
+T0 = datetime(2024, 5, 6, tzinfo=UTC)
+
+
+def at(seconds: float) -> str:
+    """A time ``seconds`` after T0, as ``isoformat`` writes it (microseconds when there are)."""
+    return (T0 + timedelta(seconds=seconds)).isoformat()
+
+
+def backtest(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str]:
+    """``panne backtest ARGS`` as the command runs it: its exit status and what it printed to
+    stderr."""
+    status = main(["backtest", *map(str, args)])
+    return status, capsys.readouterr().err
+
+
+PREVIOUS = b"an earlier run's output\n"
+
+
+@pytest.mark.parametrize(("step", "shown"), [(0.5, "0.5"), (0.7, "0.7"), (90.5, "90.5")])
+def test_a_step_of_no_whole_seconds_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], step: float, shown: str
+) -> None:
+    """0.5 s divided by zero; 0.7 s and 90.5 s were rounded to 1 s and 90 s, and rows fell
+    into one step of the grid, one of them lost without a word."""
+    src = write(tmp_path / "in.csv", [(at(k * step), "1") for k in range(300)])
+    out = tmp_path / "out.csv"
+    out.write_bytes(PREVIOUS)
+    status, err = backtest(capsys, src, "-o", out)
+    assert status == 1
+    assert err.startswith(f"panne: {src}: row ")
+    assert err.endswith(
+        f": a step of {shown} s; the step must be a whole number of seconds, 1 s or more\n"
+    )
+    assert out.read_bytes() == PREVIOUS
+
+
+def test_a_series_off_the_grid_of_the_others_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each series is regular, but b's times are 30 s past the minutes: rounded to the grid,
+    its rows fell two by two into one step."""
+    rows = [("a", at(60 * k), "1") for k in range(100)] + [
+        ("b", at(60 * k + 30), "1") for k in range(100)
+    ]
+    src = write(tmp_path / "in.csv", rows, ("service", "timestamp", "count"))
+    status, err = backtest(capsys, src, "-o", tmp_path / "out.csv", "--series", "service")
+    assert (status, err) == (
+        1,
+        f"panne: {src}: row 102 (series 'b'): irregular step: 2024-05-06T00:00:30Z is 30 s "
+        "off the 60 s steps from the first time, 2024-05-06T00:00:00Z\n",
+    )
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_mistyped_year_is_refused_before_the_grid_is_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A day of minutes, then one row in 2042: 9.5 million steps of the grid, almost all
+    empty, were allocated and run (with more series or a shorter step, tens of GiB)."""
+    rows = [(at(60 * k), "5") for k in range(1440)] + [("2042-05-06T00:00:00Z", "5")]
+    src = write(tmp_path / "in.csv", rows)
+    status, err = backtest(capsys, src, "-o", tmp_path / "out.csv")
+    assert (status, err) == (
+        1,
+        f"panne: {src}: the times run from 2024-05-06T00:00:00Z to 2042-05-06T00:00:00Z, "
+        "9,466,561 steps of 60 s, more than 8 times the 1,441 rows; the largest gap, "
+        "6,573.0 days, is from 2024-05-06T23:59:00Z (row 1441) to 2042-05-06T00:00:00Z "
+        "(row 1442): is a time mistyped?\n",
+    )
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "minutes",
+    [
+        [*range(2 * 1440), *range(7 * 1440, 9 * 1440)],  # a collector down five days
+        [0, 1, 365 * 1440],  # a year between rows: sparse, but a small grid
+    ],
+)
+def test_collector_gaps_still_run(tmp_path: Path, minutes: list[int]) -> None:
+    src = write(tmp_path / "in.csv", [(at(60 * m), "3") for m in minutes])
+    result = run_backtest(src, tmp_path / "out.csv")
+    assert (result.rows, result.step_seconds) == (len(minutes), 60)
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == len(minutes) + 1
+
+
+def test_a_series_that_starts_late_is_no_sparse_grid(tmp_path: Path) -> None:
+    """The bound is on the fullest series: a service added on the last day is not a gap."""
+    rows = series(1, 4, None, "a") + series(1, 4, None, "b")[-60:]
+    src = write(tmp_path / "in.csv", rows, ("service", "timestamp", "count"))
+    assert run_backtest(src, tmp_path / "out.csv", series_column="service").series == 2
+
+
+def failing_after_one_piece(error: BaseException) -> Callable[..., Iterator[bytes]]:
+    """``backtest_csv.formatted`` that writes its first piece of rows, then fails."""
+    formatted = backtest_csv.formatted
+
+    def pieces(*args: Any) -> Iterator[bytes]:
+        yield next(formatted(*args, chunk=100))
+        raise error
+
+    return pieces
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "message"),
+    [
+        (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), 1, "cannot be written (No space left"),
+        (KeyboardInterrupt(), 130, ""),
+    ],
+)
+def test_a_failed_write_leaves_the_previous_output_unchanged(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    error: BaseException,
+    status: int,
+    message: str,
+) -> None:
+    src = write(tmp_path / "in.csv", series(1, 1, None))
+    out = tmp_path / "out.csv"
+    out.write_bytes(PREVIOUS)
+    with monkeypatch.context() as m:
+        m.setattr(backtest_csv, "formatted", failing_after_one_piece(error))
+        got, err = backtest(capsys, src, "-o", out)
+    assert got == status
+    assert err == (f"panne: {out}: {message} on device)\n" if message else "")
+    assert out.read_bytes() == PREVIOUS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]  # no temporary
+    assert backtest(capsys, src, "-o", out) == (0, "")  # then a run that succeeds replaces it
+    assert out.read_text().startswith("timestamp,count,expected,score,alert\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [
+        ("missing/out.csv", "cannot be written (No such file or directory)"),
+        ("folder", "is a directory, not a file"),
+        ("in.csv/out.csv", "cannot be written (Not a directory)"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str, reason: str
+) -> None:
+    src = write(tmp_path / "in.csv", series(1, 1, None))
+    (tmp_path / "folder").mkdir()
+    status, err = backtest(capsys, src, "-o", tmp_path / output)
+    assert (status, err) == (1, f"panne: {tmp_path / output}: {reason}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "in.csv"]
+    assert not any((tmp_path / "folder").iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes whatever the permissions say")
+def test_an_output_without_permission_is_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = write(tmp_path / "in.csv", series(1, 1, None))
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    status, err = backtest(capsys, src, "-o", locked / "out.csv")
+    assert (status, err) == (
+        1,
+        f"panne: {locked / 'out.csv'}: cannot be written (Permission denied)\n",
     )

@@ -191,3 +191,15 @@ def test_values_beyond_the_compiled_writer_are_written_by_python(tmp_path: Path)
     assert [r["count"] for r in out] == [r.split(",")[1] for r in rows]
     assert float(out[-1]["expected"]) > 1e300 and out[-1]["expected"].endswith(".000")
     assert all(r["expected"] == format(float(r["expected"]), ".3f") for r in out)
+
+
+@pytest.mark.parametrize("exponent", ["", "e300"])  # the compiled writer, then Python's
+def test_no_score_is_written_with_a_minus_sign(tmp_path: Path, exponent: str) -> None:
+    """A p-value of 1 scores -log10(1) = -0.0, which both writers wrote "-0.0000"."""
+    src = tmp_path / "in.csv"
+    rows = [f"2024-05-06T{m // 60:02d}:{m % 60:02d}:00Z,{m % 13}{exponent}" for m in range(600)]
+    src.write_text("timestamp,count\n" + "\n".join(rows) + "\n")
+    run_backtest(src, tmp_path / "out.csv")
+    scores = [r["score"] for r in csv.DictReader((tmp_path / "out.csv").read_text().splitlines())]
+    assert "0.0000" in scores
+    assert all(0 <= float(s) <= 1 and not s.startswith("-") for s in scores)

@@ -18,7 +18,13 @@ from tests.conftest import LiveServer, settings_for
 from panne.clock import iso_utc
 from panne.node import Node
 from panne.simulate.model import SimReport
-from panne.simulate.run import SimulateError, _server, lead_over_real_time
+from panne.simulate.outages import meta_2024
+from panne.simulate.run import (
+    SimulateError,
+    _server,
+    lead_over_real_time,
+    outages_within,
+)
 from panne.store import keys
 from panne.store.schema import reports
 
@@ -140,3 +146,13 @@ def test_answers_that_are_not_json_are_a_simulate_error(
     with pytest.raises(SimulateError, match=r"refused a batch \(502\): <html><body> <h1>502"):
         target.send([SimReport(time.time() - 60, "facebook", "FR", "login")])
     target.close()
+
+
+def test_outages_within_drop_what_starts_after_the_end_and_cut_what_runs_past_it() -> None:
+    start = 1_709_652_300.0
+    outages = meta_2024(start)[:1]  # 130 minutes from start
+    assert outages_within(outages, start) == []  # starts at the end: not in the output
+    [(cut, was_cut)] = outages_within(outages, start + 600)
+    assert (cut.start, cut.end, was_cut) == (start, start + 600, True)
+    [(whole, was_cut)] = outages_within(outages, start + 86_400)
+    assert whole == outages[0] and not was_cut

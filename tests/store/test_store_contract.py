@@ -242,6 +242,24 @@ def test_api_keys_are_stored_only_as_hashes(engine: Engine) -> None:
     assert [k.revoked for k in keys.list_keys(engine)] == [True]
 
 
+def test_revoke_tells_a_revocation_from_one_already_done(engine: Engine) -> None:
+    key, _ = keys.create(engine, "ops", trusted=False, now_ms=T0 * 1000)
+    first = keys.revoke(engine, key.id)
+    assert first is not None and (first.id, first.name, first.revoked) == (key.id, "ops", False)
+    again = keys.revoke(engine, key.id)
+    assert again is not None and again.revoked  # it already was
+    assert keys.revoke(engine, 9999) is None
+
+
+def test_key_names_are_refused_alike_on_both_databases(engine: Engine) -> None:
+    for name in ("", " ", "a\nb", "a\x00b", "é" * 201):
+        with pytest.raises(ValueError, match="an API key name"):
+            keys.create(engine, name, trusted=False, now_ms=0)
+    assert keys.list_keys(engine) == []
+    key, _ = keys.create(engine, "é" * keys.NAME_MAX_CHARS, trusted=False, now_ms=0)
+    assert [k.name for k in keys.list_keys(engine)] == ["é" * 200] == [key.name]
+
+
 def test_salts_are_daily_and_old_ones_deleted(engine: Engine) -> None:
     day = T0 // 86_400
     a = keys.salt_for_day(engine, day)

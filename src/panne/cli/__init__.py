@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from panne import __version__
 from panne.cli.commands import (
+    SIMULATE_SCALE_MAX,
     cmd_apikey_create,
     cmd_apikey_list,
     cmd_apikey_revoke,
@@ -22,6 +23,9 @@ from panne.cli.commands import (
     cmd_simulate,
     cmd_vendor_list,
     cmd_vendor_poll,
+    key_id,
+    simulate_scale,
+    simulate_seed,
 )
 from panne.cli.common import CliError
 from panne.cli.roles import (
@@ -32,6 +36,7 @@ from panne.cli.roles import (
     cmd_worker,
     port_number,
 )
+from panne.clock import EARLIEST_INPUT, LATEST_INPUT, iso_utc
 from panne.config import ConfigError
 
 # -- the parser ----------------------------------------------------------------------------
@@ -163,12 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
         "refused. The file is checked whole first, as the admin API checks a definition "
         "(address guard included, unless probe_allow_private or vendor_allow_private), so a "
         "bad one changes nothing. Prints how many services were added, updated and "
-        "unchanged, and what changed of the probes and status pages. A running panne on the "
-        "same database (any process) serves the new catalog within catalog_reload_seconds "
-        "(5 s by default), without a restart, and runs its probes. The format: docs/api.md, "
-        "'The catalog file'.",
+        "unchanged, which services' problem lists changed, and what changed of the probes "
+        "and status pages. A running panne on the same database (any process) serves the "
+        "new catalog within catalog_reload_seconds (5 s by default), without a restart, and "
+        "runs its probes. The format: docs/api.md, 'The catalog file'.",
     )
-    p.add_argument("file", help="the catalog, JSON in UTF-8")
+    p.add_argument("file", help="the catalog, JSON in UTF-8 (a byte order mark is allowed)")
     database(p)
     p.set_defaults(func=cmd_catalog_import)
     p = cat.add_parser(
@@ -219,11 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
         "backtest",
         help="run the detector over a CSV of counts",
         description="Run the live detector, unchanged, over a CSV of counts (a regular step, "
-        "1 minute, 5 minutes or any other, inferred) and write each row back with expected, "
-        "score (0 to 1) and alert (0 or 1); print the incidents found. Files in the usual "
-        "export form (no quotes; UTC times such as 2024-03-05T14:00:00Z; plain numbers) are "
-        "read and written by compiled passes, the first time after compiling them for a few "
-        "seconds; any other CSV is read row by row. A bad row is named with its number.",
+        "1 minute, 5 minutes or any other whole number of seconds from 1, inferred) and write "
+        "each row back with expected, score (0 to 1) and alert (0 or 1); print the incidents "
+        "found. Files in the usual export form (no quotes; UTC times such as "
+        "2024-03-05T14:00:00Z; plain numbers) are read and written by compiled passes, the "
+        "first time after compiling them for a few seconds; any other CSV is read row by row. "
+        "A bad row is named with its number; the output is written whole or not at all.",
     )
     p.add_argument("input", help="CSV with columns timestamp (ISO 8601) and count")
     p.add_argument(
@@ -244,8 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=60.0, help="how much traffic (default 60)")
     p.add_argument(
         "--start",
-        help="ISO 8601 start of the simulated time (default: now, or --minutes before now "
-        "with --server)",
+        help="ISO 8601 start of the simulated time, with a time zone (default: now, or "
+        "--minutes before now with --server); the simulated time must lie between "
+        f"{iso_utc(EARLIEST_INPUT)} and {iso_utc(LATEST_INPUT)}",
     )
     p.add_argument(
         "--scenario",
@@ -253,7 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="random",
         help="outages: random ones, the 5 March 2024 Meta outage, or none",
     )
-    p.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1)")
+    p.add_argument(
+        "--scale",
+        type=simulate_scale,
+        default=1.0,
+        help=f"volume multiplier, more than 0 and at most {SIMULATE_SCALE_MAX:g} (default 1)",
+    )
     p.add_argument(
         "--growth-per-week",
         type=float,
@@ -262,7 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="steady growth of the usual volume, e.g. 0.05 for 5%% more reports a week from "
         "--start (default 0)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=simulate_seed,
+        default=0,
+        help="random seed, a whole number 0 or more (default 0)",
+    )
     p.add_argument(
         "--speed",
         type=float,
@@ -271,7 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--server", metavar="URL", help="send to a running panne (needs --api-key)")
     p.add_argument("--api-key", help="a trusted key (panne apikey create NAME --trusted)")
-    p.add_argument("--labels", metavar="FILE", help="write the generated outages as JSON")
+    p.add_argument(
+        "--labels",
+        metavar="FILE",
+        help="write the outages of the simulated time as JSON (cut at its end); the file is "
+        "checked before anything is generated and written whole or not at all",
+    )
     database(p)
     p.set_defaults(func=cmd_simulate)
 
@@ -279,7 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="apikey_command", required=True, metavar="ACTION"
     )
     p = keys.add_parser("create", help="make a key (printed once)")
-    p.add_argument("name")
+    p.add_argument(
+        "name", help="who or what uses it, on one line (no newline or control character)"
+    )
     p.add_argument(
         "--trusted",
         action="store_true",
@@ -290,8 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = keys.add_parser("list", help="list keys (never the keys themselves)")
     database(p)
     p.set_defaults(func=cmd_apikey_list)
-    p = keys.add_parser("revoke", help="revoke a key")
-    p.add_argument("id", type=int)
+    p = keys.add_parser(
+        "revoke", help="revoke a key; exit 1 if there is no such key or it already was revoked"
+    )
+    p.add_argument("id", type=key_id, help="the key's id, as panne apikey list shows it")
     database(p)
     p.set_defaults(func=cmd_apikey_revoke)
     return parser
@@ -303,13 +329,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from panne.bus import LogUnavailable
     from panne.catalog import CatalogError
     from panne.leadership import NeedsPostgres
+    from panne.output_file import OutputError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         result: int = args.func(args)
         return result
-    except (ConfigError, CatalogError, CliError, LogUnavailable, NeedsPostgres) as exc:
+    except (ConfigError, CatalogError, CliError, LogUnavailable, NeedsPostgres, OutputError) as exc:
         print(f"panne: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
     except OSError as exc:  # a database file where none can be, a port taken…

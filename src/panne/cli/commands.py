@@ -71,7 +71,7 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog_import(args: argparse.Namespace) -> int:
-    from panne.catalog import load_file
+    from panne.catalog import load_file, problem_lists_changed
     from panne.signals.definition_guard import catalog_refusal
     from panne.store import catalog as catalog_store
 
@@ -85,13 +85,17 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
     if refused is not None:
         raise CliError(refused)  # worded as the file's other errors
     node = node_from(args)
+    # "1 updated" may be a new name or new problems: which services' reports change shape
+    # (buttons, the problems chart, detection by problem) is worth saying by name.
+    relisted = problem_lists_changed(node.catalog, incoming)
+    which = f" ({', '.join(relisted)})" if relisted else ""
     done = catalog_store.import_catalog(node.engine, incoming, now=node.clock.now())
     svc, probes, pages = done
     print(
         f"imported {args.file}: {svc.added} services added, {svc.updated} updated, "
-        f"{svc.unchanged} unchanged; probes {probes.added} added, {probes.updated} updated, "
-        f"{probes.removed} removed; status pages {pages.added} added, {pages.updated} updated, "
-        f"{pages.removed} removed"
+        f"{svc.unchanged} unchanged; problem lists {len(relisted)} changed{which}; "
+        f"probes {probes.added} added, {probes.updated} updated, {probes.removed} removed; "
+        f"status pages {pages.added} added, {pages.updated} updated, {pages.removed} removed"
     )
     return 0
 
@@ -109,10 +113,25 @@ def cmd_catalog_export(args: argparse.Namespace) -> int:
 
 # -- apikey --------------------------------------------------------------------------------
 
+# Key ids are INTEGER columns: 32 bits signed on PostgreSQL, which refuses a larger number with
+# an error, as SQLite's driver refuses one beyond 64 bits.
+KEY_ID_MAX = 2**31 - 1
+
+
+def key_id(text: str) -> int:
+    """An API key id, checked as it is parsed: a number the database cannot hold is a usage
+    error, not a failed query."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= KEY_ID_MAX:
+        raise argparse.ArgumentTypeError(f"not an API key id (1 to {KEY_ID_MAX}): {text!r}")
+    return int(text)
+
 
 def cmd_apikey_create(args: argparse.Namespace) -> int:
     from panne.store import keys
 
+    refused = keys.name_refusal(args.name)
+    if refused is not None:  # before the database is opened, let alone created
+        raise CliError(refused)
     node = node_from(args)
     key, plain = keys.create(
         node.engine, args.name, trusted=args.trusted, now_ms=int(node.clock.now() * 1000)
@@ -138,9 +157,12 @@ def cmd_apikey_list(args: argparse.Namespace) -> int:
 def cmd_apikey_revoke(args: argparse.Namespace) -> int:
     from panne.store import keys
 
-    if not keys.revoke(node_from(args).engine, args.id):
+    key = keys.revoke(node_from(args).engine, args.id)
+    if key is None:
         raise CliError(f"no API key with id {args.id}")
-    print(f"key {args.id} revoked")
+    if key.revoked:  # a script revoking a key it means to have live is told so
+        raise CliError(f"key {key.id} ({key.name}) is already revoked")
+    print(f"key {key.id} ({key.name}) revoked")
     return 0
 
 
@@ -220,6 +242,39 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     print(format_incidents(result))
     return 0
+
+
+# The most `panne simulate --scale` multiplies every service's usual volume by. Each report is
+# generated as an object, a minute at a time: at 1000 the background is some 400,000 reports a
+# minute (half a gigabyte and ten seconds to make), and an outage's peak tens of times that for
+# its service. Counts stay far from the float and int64 limits numpy draws them within.
+SIMULATE_SCALE_MAX = 1000.0
+
+
+def simulate_seed(text: str) -> int:
+    """``--seed``: numpy's generators take any whole number from 0, and raise deep inside on
+    a negative one."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number 0 or more (got {seed})")
+    return seed
+
+
+def simulate_scale(text: str) -> float:
+    """``--scale``: more than 0 (a zero volume would simulate nothing) and at most
+    SIMULATE_SCALE_MAX, which inf and nan are not either."""
+    try:
+        scale = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < scale <= SIMULATE_SCALE_MAX:
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {SIMULATE_SCALE_MAX:g} (got {text})"
+        )
+    return scale
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from panne.cli.common import CliError, settings_from
-from panne.config import Settings
+from panne.config import Settings, host_port
 
 if TYPE_CHECKING:  # the commands import what they run when they run it
     from panne.metrics import Metrics
@@ -92,7 +92,7 @@ def _serve_metrics(args: argparse.Namespace, metrics: Metrics) -> None:
         start_http_server(args.metrics_port, addr=args.metrics_host, registry=metrics.registry)
     except OSError as exc:
         raise CliError(
-            f"cannot serve metrics on {args.metrics_host}:{args.metrics_port} "
+            f"cannot serve metrics on {host_port(args.metrics_host, args.metrics_port)} "
             f"(--metrics-host/--metrics-port): {exc.strerror or exc}"
         ) from None
 
@@ -140,9 +140,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_detector(args: argparse.Namespace) -> int:
     from panne.leadership import Leadership
     from panne.node import Node, Roles
+    from panne.store.engine import is_sqlite
 
     settings = settings_from(args)
     _logging(settings)
+    if is_sqlite(settings.database_url):
+        # Refused before the node exists: it would create the file (and its folder), migrate
+        # it and load the catalog, for a process that cannot run on it; Leadership's own
+        # check comes only once the node has an engine to ask.
+        raise CliError(
+            "panne detector elects its active process through PostgreSQL, and database_url "
+            f"is an SQLite file ({settings.database_url}): set it (--database, "
+            "PANNE_DATABASE_URL) to a postgresql+psycopg:// URL, or run every role in one "
+            "process with panne serve"
+        )
     node = Node(settings, roles=Roles(ingest=False, detect=True, work=False))
     node.prepare_database()
     leadership = Leadership(node.engine)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 
@@ -22,8 +22,22 @@ import numpy as np
 
 from panne.detect import backtest_csv
 from panne.detect.seasonal import SeasonalBank
+from panne.output_file import PendingFile
 
 MERGE_STEPS = 10  # alerts this close together are one incident
+# The detector's clock is whole epoch seconds (``SeasonalBank.run`` takes int64 times): a step
+# is a whole number of seconds, 1 or more, or rows would share a judged time.
+MIN_STEP = 1
+# How far (s) a time may lie from its point of the grid: far above the rounding of epoch
+# seconds in a double (2.4e-7 s today), far below the smallest step.
+ON_GRID = 1e-3
+# The grid is every step from the first time to the last, for every series. One mistyped year
+# makes it years of empty cells (tens of GiB): refused when it is more than SPARSE_RATIO times
+# the rows of the fullest series (whose collector was then down seven eighths of the time)
+# and more than SPARSE_CELLS cells (so a small file with long gaps, cheap whatever they are,
+# still runs).
+SPARSE_RATIO = 8
+SPARSE_CELLS = 1 << 20
 
 
 class BacktestError(ValueError):
@@ -60,6 +74,18 @@ class _Table:
     names: list[str]
     times: np.ndarray  # per line, epoch seconds
     counts: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The detector's view of a table: ``width`` steps of ``step`` seconds from ``first`` for
+    every series, and per row the step it falls in, ``at`` (no two rows of a series share
+    one)."""
+
+    first: float
+    step: int
+    width: int
+    at: np.ndarray
 
 
 def _epoch(text: str) -> float:
@@ -160,30 +186,85 @@ def _read(path: Path, series_column: str | None) -> _Table:
     return _Table(data, head, starts, ends, codes, list(index), times, counts)
 
 
-def _step(table: _Table) -> int:
-    """The step between a series' timestamps, the smallest seen; every gap is a multiple of it."""
+def _grid(path: Path, table: _Table) -> _Grid:
+    """Each row's step on one grid for all series: the smallest gap between a series' times is
+    the step, and every time must be a whole number of steps from the first of the file, or
+    two rows would fall into one step (one of them lost) or a row be judged at another time."""
     order = np.argsort(table.codes, kind="stable")  # each series' rows together, in file order
     times, codes, rows = table.times[order], table.codes[order], order[1:] + 2
     same = codes[1:] == codes[:-1]
     gaps = np.diff(times)
     back = same & (gaps <= 0)
     if back.any():
-        row = int(rows[back].min())
-        name = table.names[int(table.codes[row - 2])]
-        raise BacktestError(f"row {row}: timestamps must increase" +
-                            (f" (series {name!r})" if name else ""))  # fmt: skip
+        row = _row(table, int(rows[back].min()))
+        raise BacktestError(f"{path}: {row}: timestamps must increase")
     gaps, rows = gaps[same], rows[same]
-    if not gaps.size:
-        return 60
-    step = float(gaps.min())
-    ratio = gaps / step
-    odd = np.abs(ratio - np.rint(ratio)) > 1e-6
+    step = 60  # one row per series: no gap to infer it from, and any step places the rows
+    if gaps.size:
+        k = int(np.argmin(gaps))
+        step = round(float(gaps[k]))
+        if step < MIN_STEP or abs(gaps[k] - step) > ON_GRID:
+            raise BacktestError(
+                f"{path}: {_row(table, int(rows[k]))}: a step of {_seconds(gaps[k])} s; the "
+                f"step must be a whole number of seconds, {MIN_STEP} s or more"
+            )
+    first = float(table.times.min())
+    at = np.rint((table.times - first) / step)
+    off = np.abs(table.times - first - at * step)
+    odd = off > ON_GRID
     if odd.any():
-        k = int(np.argmin(np.where(odd, rows, np.iinfo(np.int64).max)))
+        i = int(np.argmax(odd))
         raise BacktestError(
-            f"row {rows[k]}: irregular step ({gaps[k]:g} s after a step of {step:g} s)"
+            f"{path}: {_row(table, i + 2)}: irregular step: {_iso(table.times[i])} is "
+            f"{_seconds(off[i])} s off the {step} s steps from the first time, {_iso(first)}"
         )
-    return round(step)
+    width = int(at.max()) + 1
+    fullest = int(np.bincount(table.codes).max())
+    if width > SPARSE_RATIO * fullest and len(table.names) * width > SPARSE_CELLS:
+        raise BacktestError(_sparse(path, table, step, width, fullest))
+    return _Grid(first, step, width, at.astype(np.int64))
+
+
+def _sparse(path: Path, table: _Table, step: int, width: int, fullest: int) -> str:
+    """Why a grid is refused, with the largest gap between the file's times: where a year or
+    a month is mistyped, that gap ends (or starts) at the row to fix."""
+    order = np.argsort(table.times, kind="stable")
+    times = table.times[order]
+    k = int(np.argmax(np.diff(times)))
+    of = " of the fullest series" if len(table.names) > 1 else ""
+    return (
+        f"{path}: the times run from {_iso(times[0])} to {_iso(times[-1])}, {width:,} steps "
+        f"of {step} s, more than {SPARSE_RATIO} times the {fullest:,} rows{of}; the largest "
+        f"gap, {_duration(times[k + 1] - times[k])}, is from {_iso(times[k])} (row "
+        f"{int(order[k]) + 2}) to {_iso(times[k + 1])} (row {int(order[k + 1]) + 2}): is a "
+        f"time mistyped?"
+    )
+
+
+def _row(table: _Table, row: int) -> str:
+    """A row as messages name it: its number and, in a file of several, its series."""
+    name = table.names[int(table.codes[row - 2])]
+    return f"row {row}" + (f" (series {name!r})" if name else "")
+
+
+def _seconds(x: float) -> str:
+    """Seconds as messages write them: to the microsecond that ISO 8601 times carry."""
+    return f"{round(float(x), 6):.15g}"
+
+
+def _duration(seconds: float) -> str:
+    """A gap in the unit it is read in: a mistyped year is thousands of days, not seconds."""
+    if seconds >= 86_400:
+        return f"{seconds / 86_400:,.1f} days"
+    return f"{seconds / 3_600:,.1f} hours" if seconds >= 3_600 else f"{_seconds(seconds)} s"
+
+
+def _iso(t: float) -> str:
+    """A time as messages write it (UTC), by timedelta: ``fromtimestamp`` fails before 1970
+    on some systems."""
+    at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=float(t))
+    spec = "microseconds" if at.microsecond else "seconds"
+    return at.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 @contextmanager
@@ -204,36 +285,20 @@ def run_backtest(
 ) -> BacktestResult:
     with _collector_paused():
         table = _read(input_path, series_column)
-    step = _step(table)
-    first = float(table.times.min())
-    width = round((float(table.times.max()) - first) / step) + 1
-    grid = np.full((len(table.names), width), np.nan)
-    at = np.rint((table.times - first) / step).astype(np.int64)
-    grid[table.codes, at] = table.counts
-    bank = SeasonalBank(len(table.names))
-    t0 = time.perf_counter()
-    judged = bank.run((first + np.arange(width) * step).astype(np.int64), grid)
-    seconds = time.perf_counter() - t0
-    expected, alert = judged.expected, judged.alert
-    row = (table.codes, at)
-    expected_rows, score_rows, alert_rows = expected[row], judged.score[row], alert[row]
-    with output_path.open("wb") as f:
-        f.write(table.header + b",expected,score,alert\n")
-        if backtest_csv.writable(expected_rows) and backtest_csv.writable(score_rows):
-            f.writelines(
-                backtest_csv.formatted(
-                    table.data, table.starts, table.ends, expected_rows, score_rows, alert_rows
-                )
-            )
-        else:  # a count of 1e300: beyond what the compiled pass writes
-            spans = zip(table.starts.tolist(), table.ends.tolist(), strict=True)
-            columns = (
-                (table.data[a:b].decode() for a, b in spans),
-                map("{:.3f}".format, expected_rows.tolist()),
-                map("{:.4f}".format, score_rows.tolist()),
-                np.where(alert_rows, "1", "0").tolist(),
-            )
-            f.writelines(f"{line}\n".encode() for line in map(",".join, zip(*columns, strict=True)))
+    g = _grid(input_path, table)
+    first, step = g.first, g.step
+    with PendingFile(output_path) as out:
+        grid = np.full((len(table.names), g.width), np.nan)
+        grid[table.codes, g.at] = table.counts
+        bank = SeasonalBank(len(table.names))
+        t0 = time.perf_counter()
+        judged = bank.run((first + np.arange(g.width) * step).astype(np.int64), grid)
+        seconds = time.perf_counter() - t0
+        expected, alert = judged.expected, judged.alert
+        row = (table.codes, g.at)
+        expected_rows, score_rows, alert_rows = expected[row], judged.score[row], alert[row]
+        score_rows += 0.0  # -0.0 (p = 1 scores -log10(1)) to 0.0: written without a "-"
+        out.commit(_lines(table, expected_rows, score_rows, alert_rows))
     found = []
     for s, name in enumerate(table.names):
         for a, b in _spans(alert[s]):
@@ -249,6 +314,26 @@ def run_backtest(
                 )
             )
     return BacktestResult(table.starts.size, len(table.names), step, seconds, found)
+
+
+def _lines(
+    table: _Table, expected: np.ndarray, score: np.ndarray, alert: np.ndarray
+) -> Iterator[bytes]:
+    """The input's lines, each with its expected count, score and alert."""
+    yield table.header + b",expected,score,alert\n"
+    if backtest_csv.writable(expected) and backtest_csv.writable(score):
+        yield from backtest_csv.formatted(
+            table.data, table.starts, table.ends, expected, score, alert
+        )
+    else:  # a count of 1e300: beyond what the compiled pass writes
+        spans = zip(table.starts.tolist(), table.ends.tolist(), strict=True)
+        columns = (
+            (table.data[a:b].decode() for a, b in spans),
+            map("{:.3f}".format, expected.tolist()),
+            map("{:.4f}".format, score.tolist()),
+            np.where(alert, "1", "0").tolist(),
+        )
+        yield from (f"{line}\n".encode() for line in map(",".join, zip(*columns, strict=True)))
 
 
 def _spans(alert: np.ndarray) -> list[tuple[int, int]]:

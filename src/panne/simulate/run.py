@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from panne.clock import ScaledClock, SystemClock, iso_utc, utc
+from panne.clock import EARLIEST_INPUT, LATEST_INPUT, ScaledClock, SystemClock, iso_utc, utc
+from panne.output_file import PendingFile
 from panne.simulate.model import ServiceSpec, SimReport, TrafficModel
 from panne.simulate.outages import Outage
 
@@ -35,6 +37,18 @@ def _start(text: str | None, default: float) -> float:
     if at.tzinfo is None:
         raise SimulateError("--start needs a time zone, e.g. 2024-03-05T15:00:00Z")
     return at.timestamp()
+
+
+def _check_window(start: float, end: float, args: argparse.Namespace) -> None:
+    """The simulated time within the times a person may give panne (clock.py), whether it
+    goes to a server or a database: ingest refuses reports from before 2000, and no reader
+    formats a time after 9999 (``utc`` would show a later one as 9999-12-31)."""
+    if start >= EARLIEST_INPUT and end <= LATEST_INPUT:
+        return
+    raise SimulateError(
+        f"--start {args.start or iso_utc(start)} with --minutes {args.minutes:g}: the simulated "
+        f"time must lie between {iso_utc(EARLIEST_INPUT)} and {iso_utc(LATEST_INPUT)}"
+    )
 
 
 def lead_over_real_time(start: float, end: float, speed: float, now: float) -> float:
@@ -85,11 +99,12 @@ def _minutes(
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
-    numbers = (args.minutes, args.scale, args.speed, args.growth_per_week)
+    """The numbers the parser leaves to this stage (it checks --seed and --scale itself)."""
+    numbers = (args.minutes, args.speed, args.growth_per_week)
     if not all(math.isfinite(x) for x in numbers):
-        raise SimulateError("--minutes, --scale, --speed and --growth-per-week must be numbers")
-    if args.minutes <= 0 or args.scale <= 0 or args.speed < 0:
-        raise SimulateError("--minutes and --scale must be positive, --speed zero or more")
+        raise SimulateError("--minutes, --speed and --growth-per-week must be numbers")
+    if args.minutes <= 0 or args.speed < 0:
+        raise SimulateError("--minutes must be positive, --speed zero or more")
     if args.growth_per_week <= -1:
         raise SimulateError("--growth-per-week must be more than -1 (-0.1 is 10% fewer a week)")
 
@@ -98,28 +113,39 @@ def simulate(args: argparse.Namespace, say: Callable[[str], Any]) -> None:
     _check_numbers(args)
     now = SystemClock().now()
     span = args.minutes * 60
+    if args.server and not args.api_key:
+        raise SimulateError("--server needs --api-key (a key made with --trusted)")
+    # A server takes no report from the future: by default the simulated time ends now.
+    start = _start(args.start, now - span if args.server else now)
+    end = start + span
+    _check_window(start, end, args)
     if args.server:
-        if not args.api_key:
-            raise SimulateError("--server needs --api-key (a key made with --trusted)")
-        # A server takes no report from the future: by default the simulated time ends now.
-        start = _start(args.start, now - span)
-        end = start + span
         _check_not_ahead(start, end, args, now)
-        target = _server(args.server.rstrip("/"), args.api_key)
-    else:
-        start = _start(args.start, now)
-        end = start + span
-        target = _database(args.database, Path(args.config) if args.config else None)
-    try:
-        total = _run(args, target, start, end, say)
-    finally:
-        target.close()
+    labels = PendingFile(Path(args.labels), f"--labels {args.labels}") if args.labels else None
+    with labels or contextlib.nullcontext():
+        target = (
+            _server(args.server.rstrip("/"), args.api_key)
+            if args.server
+            else _database(args.database, Path(args.config) if args.config else None)
+        )
+        try:
+            total, outages = _run(args, target, start, end)
+        finally:
+            target.close()
+        for o, cut in outages:
+            say(f"  outage {o.kind}: {o.service} at {utc(o.start):%Y-%m-%d %H:%M} for "
+                f"{(o.end - o.start) / 60:.0f} min{' (still on at the end)' if cut else ''}, "
+                f"peak ×{o.peak_ratio:.0f}")  # fmt: skip
+        if labels is not None:
+            text = json.dumps([_label(o, cut) for o, cut in outages], indent=2)
+            labels.commit([text.encode()])
     say(f"{total} reports from {utc(start):%Y-%m-%d %H:%M} to {utc(end):%H:%M} UTC")
 
 
 def _run(
-    args: argparse.Namespace, target: Target, start: float, end: float, say: Callable[[str], Any]
-) -> int:
+    args: argparse.Namespace, target: Target, start: float, end: float
+) -> tuple[int, list[tuple[Outage, bool]]]:
+    """Generate and send the traffic; the reports sent, and the outages it holds."""
     model = TrafficModel(
         target.specs,
         seed=args.seed,
@@ -142,18 +168,24 @@ def _run(
             kept = f"; the {total} reports sent before stay stored" if total else ""
             raise SimulateError(f"{exc}{kept}") from None
         total += len(reports)
-    for o in model.outages:
-        say(f"  outage {o.kind}: {o.service} at {utc(o.start):%Y-%m-%d %H:%M} for "
-            f"{(o.end - o.start) / 60:.0f} min, peak ×{o.peak_ratio:.0f}")  # fmt: skip
-    if args.labels:
-        Path(args.labels).write_text(json.dumps([_label(o) for o in model.outages], indent=2))
-    return total
+    return total, outages_within(model.outages, end)
 
 
-def _label(o: Outage) -> dict[str, Any]:
+def outages_within(outages: Sequence[Outage], end: float) -> list[tuple[Outage, bool]]:
+    """The outages of simulated time that ends at ``end``, each ended there at the latest, and
+    whether it was cut. Random outages are drawn up to the end and last up to 90 minutes, and
+    the Meta one starts ten minutes in whatever --minutes says: labels of reports the output
+    does not hold would score a detector run over it as missing them."""
+    return [(replace(o, end=min(o.end, end)), o.end > end) for o in outages if o.start < end]
+
+
+def _label(o: Outage, cut: bool) -> dict[str, Any]:
+    """An outage as --labels writes it; ``cut_at_end``: still on when the simulated time ends
+    (``end`` is then that end, not the outage's)."""
     d = asdict(o)
     d["start_iso"] = utc(o.start).isoformat()
     d["end_iso"] = utc(o.end).isoformat()
+    d["cut_at_end"] = cut
     return d
 
 

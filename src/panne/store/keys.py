@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, String, select
 from sqlalchemy.exc import IntegrityError
 
 from panne.store.schema import api_keys, salts, settings_kv
 
 KEY_PREFIX = "pk_"
+
+assert isinstance(api_keys.c.name.type, String) and api_keys.c.name.type.length is not None
+NAME_MAX_CHARS: int = api_keys.c.name.type.length  # the column's, so that both databases agree
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,13 +28,38 @@ class ApiKey:
     revoked: bool
 
 
+def _key(row: Row[Any]) -> ApiKey:
+    return ApiKey(row.id, row.name, row.prefix, row.trusted, row.created_ms, row.revoked)
+
+
+def name_refusal(name: str) -> str | None:
+    """Why ``name`` cannot name a key, or None. One rule on both databases: PostgreSQL refuses
+    a name longer than the column with an error, SQLite would store it; and a blank name, or
+    one with a newline or other control character, cannot be told apart or breaks the one
+    line per key of ``panne apikey list``."""
+    if not name.strip():
+        return "an API key name cannot be empty or only spaces"
+    if not name.isprintable():
+        return (
+            "an API key name cannot hold a newline, a tab or another control character "
+            f"(got {name!r})"
+        )
+    if len(name) > NAME_MAX_CHARS:
+        return f"an API key name is at most {NAME_MAX_CHARS} characters (got {len(name)})"
+    return None
+
+
 def _hash(key: str) -> str:
     # Keys are 32 random bytes, so a plain SHA-256 is enough: there is nothing to brute-force.
     return hashlib.sha256(key.encode()).hexdigest()
 
 
 def create(engine: Engine, name: str, *, trusted: bool, now_ms: int) -> tuple[ApiKey, str]:
-    """Make a key; the plain key is returned once and never stored."""
+    """Make a key; the plain key is returned once and never stored. A name that
+    :func:`name_refusal` refuses is a ValueError."""
+    refused = name_refusal(name)
+    if refused is not None:
+        raise ValueError(refused)
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
     prefix = plain[:10]
     with engine.begin() as conn:
@@ -55,21 +84,29 @@ def verify(engine: Engine, plain: str) -> ApiKey | None:
         row = conn.execute(select(api_keys).where(api_keys.c.key_hash == _hash(plain))).first()
     if row is None or row.revoked:
         return None
-    return ApiKey(row.id, row.name, row.prefix, row.trusted, row.created_ms, row.revoked)
+    return _key(row)
 
 
 def list_keys(engine: Engine) -> list[ApiKey]:
     with engine.connect() as conn:
         rows = conn.execute(select(api_keys).order_by(api_keys.c.id)).all()
-    return [ApiKey(r.id, r.name, r.prefix, r.trusted, r.created_ms, r.revoked) for r in rows]
+    return [_key(r) for r in rows]
 
 
-def revoke(engine: Engine, key_id: int) -> bool:
+def revoke(engine: Engine, key_id: int) -> ApiKey | None:
+    """Revoke a key. Returns it as it was, so that the caller can tell "revoked" from
+    "already revoked" (``revoked`` true), or None when there is no such key. The UPDATE only
+    touches a live key: of two revocations at once, one is told it was already done."""
     with engine.begin() as conn:
+        row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+        if row is None:
+            return None
         done = conn.execute(
-            api_keys.update().where(api_keys.c.id == key_id).values(revoked=True)
+            api_keys.update()
+            .where(api_keys.c.id == key_id, api_keys.c.revoked.is_(False))
+            .values(revoked=True)
         ).rowcount
-    return bool(done)
+    return replace(_key(row), revoked=not done)
 
 
 def salt_for_day(engine: Engine, day: int) -> bytes:
@@ -92,7 +129,7 @@ def salt_for_day(engine: Engine, day: int) -> bytes:
 def get(engine: Engine, key_id: int) -> ApiKey | None:
     with engine.connect() as conn:
         r = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
-    return None if r is None else ApiKey(r.id, r.name, r.prefix, r.trusted, r.created_ms, r.revoked)
+    return None if r is None else _key(r)
 
 
 def session_secret(engine: Engine) -> bytes:
