@@ -120,7 +120,13 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 def settings_for(database_url: str, **overrides: object) -> Settings:
-    return load(environ={}, database_url=database_url, **overrides)
+    """Settings for a test's node. Status pages are rendered on every request, so a test that
+    writes and reads again sees its write (tests/web/test_status_page.py tests the cache)."""
+    return load(
+        environ={},
+        database_url=database_url,
+        **{"status_page_cache_seconds": 0, **overrides},
+    )
 
 
 @pytest.fixture

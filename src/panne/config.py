@@ -134,6 +134,12 @@ class Settings:
         "On a first start, how many days of stored counts the detectors learn from (0 to 366).",
         default=7.0,
     )
+    status_page_cache_seconds: float = _doc(
+        "How long a public status page (`/status/{group}`, `/status?services=`) is served as "
+        "rendered, per address and language (0 to 300; 0 renders every request). During an "
+        "outage its readers all ask for the same few pages at once.",
+        default=5.0,
+    )
     catalog_reload_seconds: float = _doc(
         "How often a running node checks whether the catalog changed (`panne catalog import`, "
         "from any process sharing the database) and reloads it (at most 86400).",
@@ -323,6 +329,7 @@ _RANGES: dict[str, tuple[float | None, float]] = {
     "leader_retry_seconds": (None, 3600),
     "detect_warmup_days": (0, 366),
     "catalog_reload_seconds": (None, 86_400),
+    "status_page_cache_seconds": (0, 300),
     "probe_concurrency": (None, math.inf),
     "probe_reload_seconds": (None, 86_400),
     "probe_results_keep_days": (None, 36_500),

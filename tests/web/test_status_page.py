@@ -4,6 +4,7 @@ operator's updates (written through the admin API), planned maintenance, history
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,25 @@ def test_updates_are_newest_first_by_time_then_by_id(make_server: Callable[..., 
         for text in ("same second, written last", "written first, dated later", "written second")
     ]
     assert order == sorted(order)
+
+
+def test_a_status_page_is_served_as_rendered_for_a_few_seconds(
+    make_server: Callable[..., Any],
+) -> None:
+    """Its readers, all at once during an outage, cost one render per address and language;
+    a change shows once the seconds have passed."""
+    srv = make_server(status_page_cache_seconds=1)
+    now = int(srv.node.clock.now())
+    first = httpx.get(f"{srv.url}/status/meta")
+    maintenance_store.add(srv.node.engine, "instagram", now + 3600, now + 7200, "Planned", now)
+    again = httpx.get(f"{srv.url}/status/meta")
+    assert again.status_code == 200 and again.text == first.text  # the rendered page
+    assert again.headers["content-language"] == "en" and "vary" in again.headers
+    fr = httpx.get(f"{srv.url}/status/meta", cookies={"lang": "fr"})
+    assert "Planned" in fr.text and '<html lang="fr">' in fr.text  # its own render
+    live = httpx.get(f"{srv.url}/status/meta", params={"live": "live"})
+    assert "Planned" in live.text and "<html" not in live.text  # another address
+    deadline = time.monotonic() + 10
+    while "Planned" not in httpx.get(f"{srv.url}/status/meta").text:
+        assert time.monotonic() < deadline, "the cached page never expired"
+        time.sleep(0.2)

@@ -99,6 +99,10 @@ class Pages:
         self.sparks = views.SparkCache()
 
     def render(self, request: Request, name: str, *, status: int = 200, **ctx: Any) -> HTMLResponse:
+        return self.respond(self.html(request, name, **ctx), lang_of(request), status)
+
+    def html(self, request: Request, name: str, **ctx: Any) -> str:
+        """The page, or the block that ``?live=`` asks for, in the request's language."""
         lang = lang_of(request)
         tmpl = self.env.get_template(name)
         context = {
@@ -112,9 +116,10 @@ class Pages:
         }
         block = request.query_params.get("live")
         if block and block in LIVE_BLOCKS and block in tmpl.blocks:
-            html = "".join(tmpl.blocks[block](tmpl.new_context(context)))
-        else:
-            html = tmpl.render(context)
+            return "".join(tmpl.blocks[block](tmpl.new_context(context)))
+        return tmpl.render(context)
+
+    def respond(self, html: str, lang: str, status: int = 200) -> HTMLResponse:
         response = HTMLResponse(html, status, headers=SECURITY_HEADERS)
         response.headers["content-language"] = lang
         response.headers["vary"] = VARY

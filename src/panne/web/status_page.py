@@ -4,7 +4,9 @@ bar, incidents with the operator's updates, planned maintenance, and history.
 
 Uptime is what panne measured, not what a vendor claims: the share of each UTC day that no
 detected incident of the service covered. Everything is read from stored incidents, operator
-updates and maintenance windows; nothing is kept for the page itself.
+updates and maintenance windows. The rendered page is kept a few seconds
+(``status_page_cache_seconds``): during an outage its readers ask for the same few pages at
+once, and each render costs the process that also takes their reports 10 to 100 ms.
 
 A service under a maintenance window in progress reads "Under maintenance" rather than
 "Possible problems": reports rising during planned work are expected. An open incident still
@@ -13,7 +15,10 @@ reads "Problems" (people cannot use the service, planned or not), as in the Stat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -197,13 +202,45 @@ def _lang(request: Request) -> str:  # as pages.lang_of, which imports this modu
     return i18n.choose(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language"))
 
 
+class RenderedPages:
+    """Pages as rendered, each for ``seconds`` (0: none kept), the ``size`` most recent: a
+    flood of distinct addresses costs renders, not memory."""
+
+    def __init__(self, seconds: float, size: int = 256) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._pages: OrderedDict[tuple[str, ...], tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()  # page handlers run in the thread pool
+
+    def get(self, key: tuple[str, ...], render: Callable[[], str]) -> str:
+        if self.seconds <= 0:
+            return render()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._pages.get(key)
+            if hit is not None and hit[0] > now:
+                self._pages.move_to_end(key)
+                return hit[1]
+        html = render()  # outside the lock: two first readers may both render, once
+        with self._lock:
+            self._pages[key] = (now + self.seconds, html)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+        return html
+
+
 def build_router(node: Node, pages: Pages) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    rendered = RenderedPages(node.settings.status_page_cache_seconds)
 
-    def show(request: Request, view: StatusPageView) -> Response:
-        return pages.render(
-            request, "status.html", view=view, pgettext=pgettext_for(_lang(request))
+    def show(request: Request, view: Callable[[], StatusPageView]) -> Response:
+        lang = _lang(request)
+        html = rendered.get(
+            (request.url.path, request.url.query, lang),
+            lambda: pages.html(request, "status.html", view=view(), pgettext=pgettext_for(lang)),
         )
+        return pages.respond(html, lang)
 
     @router.api_route("/status/{group}", methods=["GET", "HEAD"])
     def group_status(request: Request, group: str) -> Response:
@@ -211,8 +248,7 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
         if grp is None:
             return pages.not_found(request, group)
         members = [s for s in node.catalog.services.values() if s.group == group]
-        view = build(node, grp.name, members, node.clock.now())
-        return show(request, view)
+        return show(request, lambda: build(node, grp.name, members, node.clock.now()))
 
     @router.api_route("/status", methods=["GET", "HEAD"])
     def chosen_status(request: Request, services: str = "", title: str = "") -> Response:
@@ -224,7 +260,11 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
         # One line of visible text: control characters and runs of spaces would only hide it.
         given = " ".join("".join(c if c.isprintable() else " " for c in title).split())
         name = given[:100] or ", ".join(s.name for s in wanted[:3])
-        view = build(node, name, wanted[:MAX_SERVICES], node.clock.now(), custom_title=bool(given))
-        return show(request, view)
+        return show(
+            request,
+            lambda: build(
+                node, name, wanted[:MAX_SERVICES], node.clock.now(), custom_title=bool(given)
+            ),
+        )
 
     return router
