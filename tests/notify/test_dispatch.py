@@ -130,6 +130,21 @@ def test_subscriptions_filter_by_severity_country_and_company(
     assert sorted(r.path for r in receiver.received) == ["/hook/all", "/hook/gb", "/hook/meta"]
 
 
+def test_a_country_subscriber_told_of_an_incident_is_told_it_ended(
+    notify_node: Node, receiver: Receiver, clock: ManualClock
+) -> None:
+    """Even once its country has left the incident's top five: "a resolution goes to those who
+    were told"."""
+    subscribe(notify_node, receiver.url + "/tn", services=[], countries=["TN"])
+    store(notify_node, "facebook-1")  # TN third
+    notify_node.notify_once()
+    later = [("US", 9000), ("GB", 4000), ("BR", 3000), ("DE", 2000), ("IN", 1000), ("TN", 150)]
+    add_event(notify_node, "facebook-1", "resolved", T0 + 2400, countries=later)
+    clock.set(T0 + 2400)
+    notify_node.notify_once()
+    assert kinds(receiver) == ["opened", "resolved"]
+
+
 def test_events_older_than_an_hour_are_claimed_but_never_sent(
     notify_node: Node, receiver: Receiver, clock: ManualClock
 ) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +208,86 @@ def test_a_stored_url_that_cannot_be_sent_to_is_refused_once_not_retried(
     assert now is not None and now.disabled_at is not None and why in (now.disabled_reason or "")
     assert not [r for r in caplog.records if r.exc_info], "no traceback for a bad URL"
     assert notify_store.due_jobs(notify_node.engine, int(notify_node.clock.now()) + 10**6) == []
+
+
+class _Odd(BaseHTTPRequestHandler):
+    """Receivers that misbehave: ``/trickle`` answers a byte a second, ``/huge`` 200 MB of
+    error, ``/moved`` a redirect."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/moved":
+            self.send_response(302)
+            self.send_header("Location", "https://elsewhere.example/hook")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(500)
+        if self.path == "/huge":
+            self.send_header("Content-Length", str(200 << 20))
+            self.end_headers()
+            chunk = b"x" * (1 << 20)
+            with contextlib.suppress(OSError):  # the client hangs up after the start
+                for _ in range(200):
+                    self.wfile.write(chunk)
+            return
+        self.send_header("Content-Length", "100")
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(100):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(1)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def odd() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Odd)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_trickling_receiver_is_given_up_on_and_does_not_hold_the_others(
+    sqlite_url: str, clock: ManualClock, receiver: Receiver, odd: str
+) -> None:
+    """The client's timeout is per read, which a byte a second never reaches: the whole send
+    has a deadline (twice notify_timeout_seconds), so the round ends and others get theirs."""
+    clock.set(T0 + 200)
+    settings = settings_for(sqlite_url, notify_allow_private=True, notify_timeout_seconds=1.5)
+    node = Node(settings, clock=clock, background=False)
+    node.start()
+    try:
+        slow = subscribe(node, odd + "/trickle")
+        subscribe(node, receiver.url)
+        store(node, "facebook-1")
+        started = time.monotonic()
+        node.notify_once()
+        assert time.monotonic() - started < 10
+        assert [r.json()["kind"] for r in receiver.received] == ["opened"]
+        [row] = notify_store.deliveries_list(node.engine, slow.id)
+        assert (row.outcome, row.detail) == ("failed", "not done after 3 s")
+    finally:
+        node.stop()
+
+
+def test_a_huge_error_body_is_not_read_and_a_redirect_is_not_retried(
+    notify_node: Node, odd: str
+) -> None:
+    huge = subscribe(notify_node, odd + "/huge")
+    moved = subscribe(notify_node, odd + "/moved")
+    store(notify_node, "facebook-1")
+    notify_node.notify_once()
+    [row] = notify_store.deliveries_list(notify_node.engine, huge.id)
+    assert row.outcome == "failed" and row.detail == "HTTP 500: " + "x" * 200
+    [row] = notify_store.deliveries_list(notify_node.engine, moved.id)
+    assert row.outcome == "refused"
+    assert "HTTP 302 to https://elsewhere.example/hook" in row.detail
+    with notify_node.engine.connect() as conn:
+        gone = notify_store.get_subscription(conn, moved.id)
+    assert gone is not None and gone.disabled_at is not None

@@ -123,19 +123,45 @@ class WebhookChannel:
             "Panne-Signature": sign(self.secret, timestamp, body),
         }
         try:
-            response = await self.client.post(self.url, content=body, headers=headers)
+            # Streamed: of the answer only its status and the start of an error's body are
+            # used, and a receiver may answer with hundreds of megabytes.
+            async with self.client.stream(
+                "POST", self.url, content=body, headers=headers
+            ) as response:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return
+                start = await _first_bytes(response, ERROR_BODY_BYTES)
+                location = response.headers.get("location", "")
         except httpx.TimeoutException:
             raise DeliveryError("timed out") from None
         except httpx.InvalidURL as exc:  # not an HTTPError: the URL, not the network, is wrong
             raise DeliveryError(f"InvalidURL: {exc}", permanent=True) from None
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
-        status = response.status_code
-        if 200 <= status < 300:
-            return
-        text = f"HTTP {status}: {response.text[:200]}".strip()
+        if 300 <= status < 400:
+            # Redirects are not followed (a webhook that moved must be edited), so asking
+            # again gets the same answer: give up at once, saying where it points.
+            raise DeliveryError(
+                f"HTTP {status} to {location or '(no Location)'}: redirects are not followed;"
+                " change the subscription's URL",
+                permanent=True,
+            )
+        text = f"HTTP {status}: {start.decode('utf-8', 'replace')[:200]}".strip()
         # 4xx says the request will never be accepted, except "try later" (408, 429).
         raise DeliveryError(text, permanent=400 <= status < 500 and status not in (408, 429))
+
+
+ERROR_BODY_BYTES = 800  # enough for the 200 characters of an error that the log keeps
+
+
+async def _first_bytes(response: httpx.Response, limit: int) -> bytes:
+    got = b""
+    async for chunk in response.aiter_bytes():
+        got += chunk
+        if len(got) >= limit:
+            break
+    return got[:limit]
 
 
 @cache

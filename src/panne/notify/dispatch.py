@@ -191,10 +191,18 @@ class Dispatcher:
         attempt = job.attempts + 1
         started = time.perf_counter()  # a duration, not a time of day: not the clock's business
         error: DeliveryError | None = None
+        whole = 2 * self.settings.notify_timeout_seconds  # well within the lease above
         try:
-            await self.channels(sub, client, now).send(self._message(ev, job.kind, rec, sub))
+            # The client's timeout is per read: a receiver trickling a byte every few seconds
+            # would hold this round, and every subscriber's next message, for ever.
+            await asyncio.wait_for(
+                self.channels(sub, client, now).send(self._message(ev, job.kind, rec, sub)),
+                whole,
+            )
         except DeliveryError as exc:
             error = exc
+        except TimeoutError:
+            error = DeliveryError(f"not done after {whole:g} s")
         except Exception as exc:  # a broken channel must not stop the others
             log.exception("channel %s failed unexpectedly", sub.channel)
             error = DeliveryError(f"{type(exc).__name__}: {exc}")

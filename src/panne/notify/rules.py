@@ -40,10 +40,12 @@ def matches(sub: Subscription, facts: EventFacts) -> bool:
         named = any(s in sub.services for s in facts.services)
         if not named and (facts.group is None or facts.group not in sub.groups):
             return False
+    if facts.kind == "resolved":
+        # Goes to whoever was told of the incident (decide): its countries are the last top
+        # five, which the one a subscriber follows may have left since.
+        return True
     if sub.countries and not set(sub.countries) & set(facts.countries):
         return False
-    if facts.kind == "resolved":
-        return True
     return severity_rank(facts.severity) >= severity_rank(sub.min_severity)
 
 
