@@ -382,7 +382,7 @@ def test_a_subscription_is_changed_in_place_and_keeps_its_log(
             made["secret"], first.headers["Panne-Timestamp"], first.body
         )
 
-        r = c.patch(path, json={"name": "Platform", "min_severity": "major", "countries": ["FR"]})
+        r = c.patch(path, json={"name": "Platform", "min_severity": "major", "countries": ["fr"]})
         assert r.status_code == 200, r.text
         changed = r.json()
         assert changed["id"] == made["id"] and changed["name"] == "Platform"

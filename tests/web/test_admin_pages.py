@@ -323,6 +323,9 @@ def test_an_operators_update_shows_on_the_incident_page(site: Site, sign_in: Sig
     )
     assert posted.status_code == 303
     page = httpx.get(f"{site.url}/incidents/{rec.id}").text
-    assert "<strong>Identified</strong> · <strong>Login</strong> — Servers restart" in page
+    assert (
+        "<strong>Identified</strong> · <strong><bdi>Login</bdi></strong> — "
+        '<bdi class="update-body">Servers restart</bdi>' in page
+    )
     french = httpx.get(f"{site.url}/incidents/{rec.id}", cookies={"lang": "fr"}).text
     assert "Mises à jour" in french and "<strong>Identifié</strong>" in french

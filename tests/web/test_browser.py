@@ -9,10 +9,12 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 from tests.web.conftest import Site
 
+from panne.store import incidents as incident_store
 from panne.store import keys
+from panne.store import status_updates as update_store
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -268,3 +270,37 @@ def test_an_operator_changes_a_subscription_in_the_admin_page(
     changed = page.locator("tr", has_text="day shift")
     expect(changed).to_contain_text("≥ critical")
     expect(page.locator("tr", has_text="night shift")).to_have_count(0)
+
+
+def test_the_api_page_works_with_no_way_out(outage_site: Site, page: Page) -> None:
+    """Swagger UI from the package: FastAPI's page loaded it from a CDN and was blank here."""
+    elsewhere: list[str] = []
+
+    def only_here(route: Route) -> None:
+        if route.request.url.startswith(outage_site.url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_here)
+    page.goto(outage_site.url + "/api/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("panne")
+    expect(page.locator(".opblock-summary-path", has_text="/api/v1/reports").first).to_be_visible()
+    assert elsewhere == []
+
+
+def test_an_operators_update_keeps_its_lines_and_its_direction_to_itself(
+    outage_site: Site, page: Page
+) -> None:
+    node = outage_site.node
+    [meta] = [i for i in incident_store.query(node.engine, active=True)[0] if i.kind == "group"]
+    body = "Step one\u202e reversed, never closed\nStep two\n- item a"
+    update_store.add(node.engine, meta.id, "identified", body, "ops", int(node.clock.now()), "Fix")
+    page.goto(outage_site.url + "/status/meta")
+    shown = page.locator(".update-body").first
+    expect(shown).to_have_css("white-space", "pre-line")
+    expect(shown).to_have_css("unicode-bidi", "isolate")
+    line = page.locator(".updates li .meta").first.bounding_box()
+    box = shown.bounding_box()
+    assert box is not None and line is not None and box["height"] > 2.5 * line["height"]

@@ -169,7 +169,7 @@ def test_a_probe_incident_handed_over_links_to_the_report_incident(srv: Server) 
     assert '<time datetime="2024-03-05T15:15:00Z"' in handed  # when reports took over
     fr = page(srv, "/incidents/discord-p1709651400", "fr")
     link = '<a href="/incidents/discord-1709651700">'
-    assert f"Confirmé par les signalements d’utilisateurs : voir {link}" in fr
+    assert f"Confirmé par les signalements d’utilisateurs\u00a0: voir {link}" in fr
     # The service page now leads with the report incident, as reports do.
     assert "User reports indicate problems at Discord" in page(srv, "/services/discord")
 
@@ -244,9 +244,9 @@ def test_a_vendor_s_acknowledgement_stands_once_its_page_goes_stale(srv: Server)
     fr = page(srv, "/incidents/facebook-1709651400", "fr")
     said_fr = section(fr, '<p class="vendor">', "</p>")
     assert said_fr.startswith(
-        'Ce qu’a dit Meta (dernière lecture : <time datetime="2024-03-05T15:12'
+        'Ce qu’a dit Meta (dernière lecture\u00a0: <time datetime="2024-03-05T15:12'
     )
-    assert "leur page ne peut pas être lue pour l’instant) :" in said_fr
+    assert "leur page ne peut pas être lue pour l’instant)\u00a0:" in said_fr
     assert "Panne majeure des systèmes." in said_fr
 
 

@@ -3,8 +3,10 @@ formatting by locale."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -70,7 +72,26 @@ def test_french_catalog_compiles_and_formats_the_french_way() -> None:
     assert f.number(12345) == "12\u202f345"
     assert f.percent(0.76) == "76\xa0%"
     assert f.share(0.003) == "<1\xa0%" and f.share(0) == "0\xa0%"  # a few reports are not none
+    assert f.share(0.005) == "<1\xa0%" and f.share(0.0051) == "1\xa0%"  # 0.5 % rounds to 0
     assert f.long_date(1_709_652_300) == "5 mars 2024"
     assert "mars 2024" in f.datetime(1_709_652_300)
     assert i18n.Formatter("en").duration(3900) == "1 hour 5 minutes"
     assert i18n.Formatter("fr").duration(3900).replace("\xa0", " ") == "1 heure 5 minutes"
+
+
+def test_french_punctuation_keeps_its_space_on_the_line() -> None:
+    """A space before « : ? ! ; » that may break leaves the sign alone at the start of a line
+    on a phone ("Qu'est-ce qui ne fonctionne pas / ?"): no-break spaces, as French typography
+    wants (narrow before ? ! ; and inside « », full before :)."""
+    po = resources.files("panne.web").joinpath("locale/fr/LC_MESSAGES/messages.po")
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale="fr")
+    texts = [
+        text
+        for message in catalog
+        if message.id
+        for text in (message.string if isinstance(message.string, tuple) else (message.string,))
+    ]
+    assert texts
+    breakable = [t for t in texts if re.search(r" [?!;:»]|« ", t)]
+    assert breakable == []

@@ -106,7 +106,11 @@ def test_incident_page_has_its_facts_and_a_shareable_preview(outage_site: Site) 
     fr = httpx.get(f"{outage_site.url}/incidents/{fb.id}", cookies={"lang": "fr"}).text
     assert 'content="Panne de Facebook — 5 mars 2024 à 15:1' in fr
     # French puts a space before a colon, so the colon is the translation's, not the template's.
-    assert "Gravité : " in fr and "Confiance : " in fr and "signaux concordants : " in fr
+    assert (
+        "Gravité\u00a0: " in fr
+        and "Confiance\u00a0: " in fr
+        and "signaux concordants\u00a0: " in fr
+    )
     assert "Gravité:" not in fr and "Confiance:" not in fr
 
 
@@ -138,6 +142,15 @@ def test_unknown_things_get_an_html_404(outage_site: Site) -> None:
     r = httpx.get(outage_site.url + "/services/%3Cscript%3Ealert(1)")
     assert r.status_code == 404 and "<script>alert" not in r.text
     assert "&lt;script&gt;" in r.text
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = httpx.get(outage_site.url + "/no/such/page", headers=browser)  # a link gone stale
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "/no/such/page" in page.text and 'lang="en"' in page.text
+    script = httpx.get(outage_site.url + "/no/such/page")  # an API client keeps its JSON
+    assert script.headers["content-type"] == "application/problem+json"
+    for api in ("/api/v1/nope", "/static/nope.css"):
+        r = httpx.get(outage_site.url + api, headers=browser)
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
 
 
 def test_search_filters_and_goes_straight_to_a_single_match(outage_site: Site) -> None:
@@ -247,7 +260,7 @@ def test_service_page_shows_its_probes_and_the_vendors_own_word(outage_site: Sit
     # In French, every word panne or Statuspage wrote is said in French; only the vendor's own
     # incident name and a detail of no known shape stay as they came (marked English).
     fr = httpx.get(f"{outage_site.url}/services/youtube", cookies={"lang": "fr"}).text
-    assert 'erreur serveur (HTTP 5xx) : <span lang="en">HTTP 503 &lt;Service&gt;</span>' in fr
+    assert 'erreur serveur (HTTP 5xx)\u00a0: <span lang="en">HTTP 503 &lt;Service&gt;</span>' in fr
     assert "Panne partielle des systèmes." in fr and "en cours d’analyse" in fr
     for english in ("Partial System Outage", ">investigating<", "http_5xx", "UTC:"):
         assert english not in fr

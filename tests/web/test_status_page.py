@@ -87,7 +87,7 @@ def test_a_company_status_page_with_the_operators_updates(outage_site: Site) -> 
     assert group.title in html
     assert "<strong>Identified</strong>" in html
     assert "Login servers &lt;b&gt;restarting&lt;/b&gt; &amp; recovering" in html
-    assert "<strong>Login &lt;fix&gt;</strong>" in html
+    assert "<strong><bdi>Login &lt;fix&gt;</bdi></strong>" in html
     for name in ("Facebook", "Instagram", "WhatsApp", "Threads"):
         assert f">{name}</a>" in html
     assert html.count('class="uptime"') == 5  # one 90-day bar per Meta service

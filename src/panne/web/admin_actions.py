@@ -57,6 +57,7 @@ OptionalLine = Annotated[str, AfterValidator(_no_controls)]  # the same, or empt
 Text = Annotated[
     str, AfterValidator(lambda v: _no_controls(v, "\n\r\t")), AfterValidator(_not_blank)
 ]
+Country = Annotated[str, AfterValidator(lambda c: c.strip().upper())]  # "fr" is FR, as elsewhere
 Secret = Annotated[str, Field(min_length=16, max_length=200), AfterValidator(_no_controls)]
 
 
@@ -68,7 +69,7 @@ class SubscriptionIn(BaseModel):
     )
     services: list[str] = Field(default_factory=list, description="service slugs")
     groups: list[str] = Field(default_factory=list, description="group (company) slugs")
-    countries: list[str] = Field(default_factory=list, description="ISO 3166-1 alpha-2 codes")
+    countries: list[Country] = Field(default_factory=list, description="ISO 3166-1 alpha-2 codes")
     min_severity: Literal["minor", "major", "critical"] = "minor"
     language: Literal["en", "fr"] = "en"
     webhook_url: str | None = Field(None, max_length=2000, description="signed JSON POSTs")
@@ -85,7 +86,7 @@ class SubscriptionPatch(BaseModel):
     name: Line | None = Field(None, min_length=1, max_length=200)
     services: list[str] | None = None
     groups: list[str] | None = None
-    countries: list[str] | None = None
+    countries: list[Country] | None = None
     min_severity: Literal["minor", "major", "critical"] | None = None
     language: Literal["en", "fr"] | None = None
     webhook_url: str | None = Field(None, max_length=2000, description="signed JSON POSTs")

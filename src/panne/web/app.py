@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
@@ -54,7 +55,7 @@ def create_app(node: Node, *, ingest_only: bool = False) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # FastAPI's loads Swagger UI from a CDN: blank offline (below)
         redoc_url=None,
         lifespan=lifespan,
         # OpenTelemetry is off: its per-request check of the environment costs a tenth of the
@@ -80,9 +81,24 @@ def create_app(node: Node, *, ingest_only: bool = False) -> FastAPI:
         app.include_router(badges.build_router(node))
         app.include_router(statuspage.build_router(node))
         app.include_router(feeds.build_router(node))
-        app.include_router(embed.build_router(node))
-        app.include_router(pages.build_router(node))
+        site = pages.Pages(node)  # one for every page: its caches are shared
+        app.include_router(embed.build_router(node, site))
+        app.include_router(pages.build_router(node, site))
+        app.state.not_found_page = lambda request: site.not_found(request, request.url.path)
         app.mount("/static", StaticFiles(packages=[("panne.web", "static")]), name="static")
+
+        @app.get("/api/docs", include_in_schema=False)
+        def api_docs() -> Response:
+            # Swagger UI from the package (static/vendor/swagger-ui): the demo and
+            # self-hosted nodes often have no way out, and a page's scripts come from here.
+            ui = "/static/vendor/swagger-ui"
+            return get_swagger_ui_html(
+                openapi_url="/api/openapi.json",
+                title="panne API",
+                swagger_js_url=f"{ui}/swagger-ui-bundle.js",
+                swagger_css_url=f"{ui}/swagger-ui.css",
+                swagger_favicon_url=f"{ui}/favicon-32x32.png",
+            )
 
     settings = node.settings
     app.add_middleware(

@@ -52,9 +52,8 @@ def widget_lang(request: Request) -> str:
     return wanted if wanted in i18n.LANGUAGES else lang_of(request)
 
 
-def build_router(node: Node) -> APIRouter:
+def build_router(node: Node, pages: Pages) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    pages = Pages(node)
     csp = embed_csp(node.settings.embed_origins)
     headers = {**SECURITY_HEADERS, "content-security-policy": csp}
     script = resources.files("panne.web").joinpath(f"static/{SCRIPT}").read_bytes()

@@ -96,7 +96,7 @@ class Formatter:
     def share(self, share: float) -> str:
         """A whole percentage, but "<1 %" for a share that rounds to 0 without being 0: a
         country with a few reports has some, and "0 %" beside it would say it has none."""
-        if 0 < share < 0.005:
+        if share > 0 and round(share * 100) == 0:  # half to even, as Babel: 0.5 % is "0 %"
             return "<" + self.percent(0.01)
         return self.percent(share)
 

@@ -133,9 +133,8 @@ class Pages:
         return svc if svc is not None and svc.id is not None else None
 
 
-def build_router(node: Node) -> APIRouter:
+def build_router(node: Node, pages: Pages) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    pages = Pages(node)
 
     def page(path: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
         return router.api_route(path, methods=PAGE_METHODS)

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -87,6 +88,17 @@ def _is_json(content_type: str) -> bool:
     )
 
 
+def _wants_a_page(request: Request) -> bool:
+    """A browser that followed a link to no page gets the site's own "not found" page; API
+    clients, scripts and missing static files keep the problem body."""
+    path = request.url.path
+    return (
+        request.method in ("GET", "HEAD")
+        and "text/html" in request.headers.get("accept", "")
+        and not path.startswith(("/api/", "/static/", "/badges/", "/feeds/"))
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(IngestError)
     async def _ingest(_: Request, exc: IngestError) -> Response:
@@ -114,7 +126,10 @@ def install(app: FastAPI) -> None:
         return problem(422, detail, title="Invalid request", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        page = getattr(request.app.state, "not_found_page", None)
+        if exc.status_code == 404 and page is not None and _wants_a_page(request):
+            return await run_in_threadpool(page, request)
         return problem(exc.status_code, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(Exception)
