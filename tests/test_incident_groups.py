@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 
 import pytest
 from tests.test_incidents import P, T, alerting, drive, kinds, sig, ticks
@@ -62,6 +63,21 @@ def test_a_parent_outlives_its_first_children_until_the_last_resolves() -> None:
     out = meta_outage(onsets, ends, T + 4800)
     assert kinds(out) == ["opened", "resolved"]
     assert out[-1].incident.ended_at == T + 2400
+
+
+def test_a_member_growing_worse_updates_the_parent_once() -> None:
+    _, out = drive(alerting(T, 120))
+    facebook = replace(out[0].incident, severity="major")
+    instagram = replace(facebook, id="instagram-1", service="instagram")
+    group, made = group_step(GroupState(), "meta", [facebook, instagram], T + 120)
+    assert kinds(made) == ["opened"] and made[0].incident.severity == "major"
+    worse = replace(facebook, severity="critical")
+    group, made = group_step(group, "meta", [worse, instagram], T + 180)
+    assert kinds(made) == ["updated"] and made[0].incident.severity == "critical"
+    group, made = group_step(group, "meta", [worse, instagram], T + 240)
+    assert made == []  # no news, no update
+    group, made = group_step(group, "meta", [facebook, instagram], T + 300)
+    assert made == []  # the company's severity is the worst its members reached
 
 
 def test_a_group_refuses_incidents_of_another_group() -> None:

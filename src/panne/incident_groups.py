@@ -23,7 +23,7 @@ from panne.incidents import (
     ranked,
 )
 
-GroupTransitionKind = Literal["opened", "member_added", "resolved"]
+GroupTransitionKind = Literal["opened", "member_added", "updated", "resolved"]
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,14 @@ def group_step(
     merged = _merge(parent, group, children, at)
     if all(c.status == "resolved" for c in children.values()):
         return GroupState(), [GroupTransition("resolved", at, merged)]
-    made = [GroupTransition("member_added", at, merged)] if merged.members != parent.members else []
+    if merged.members != parent.members:
+        made = [GroupTransition("member_added", at, merged)]
+    elif SEVERITIES.index(merged.severity) > SEVERITIES.index(parent.severity):
+        # A member grew worse: the company's incident is the one its subscribers hear of
+        # (members' own updates are not sent), and a "critical only" subscriber hears it here.
+        made = [GroupTransition("updated", at, merged)]
+    else:
+        made = []
     return GroupState(merged, children), made
 
 

@@ -145,6 +145,21 @@ def test_a_country_subscriber_told_of_an_incident_is_told_it_ended(
     assert kinds(receiver) == ["opened", "resolved"]
 
 
+def test_a_company_incident_growing_critical_reaches_a_critical_only_subscriber(
+    notify_node: Node, receiver: Receiver, clock: ManualClock
+) -> None:
+    subscribe(notify_node, receiver.url, services=[], groups=["meta"], min_severity="critical")
+    members = ["facebook", "instagram"]
+    store(notify_node, "meta-1", kind="group", service=None, members=members)  # major
+    notify_node.notify_once()
+    assert kinds(receiver) == []
+    add_event(notify_node, "meta-1", "updated", T0 + 600, severity="critical")
+    clock.set(T0 + 600)
+    notify_node.notify_once()
+    assert kinds(receiver) == ["updated"]
+    assert receiver.received[0].json()["severity"] == "critical"
+
+
 def test_events_older_than_an_hour_are_claimed_but_never_sent(
     notify_node: Node, receiver: Receiver, clock: ManualClock
 ) -> None:
