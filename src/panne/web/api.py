@@ -23,7 +23,13 @@ from panne.store import counts as count_store
 from panne.store import keys
 from panne.web.client import parse_networks, request_client
 from panne.web.limits import BodyTooLarge
-from panne.web.problems import ProblemError, unknown_group, unknown_service, validation_detail
+from panne.web.problems import (
+    ProblemError,
+    malformed_json,
+    unknown_group,
+    unknown_service,
+    validation_detail,
+)
 from panne.web.query_time import QueryTime
 
 # What a batch may be sent as: a JSON array, or one report per line (NDJSON, also known as JSON
@@ -43,7 +49,7 @@ def _parsed(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise ProblemError(400, "the body is not valid JSON", title="Malformed JSON") from None
+        raise malformed_json() from None
 
 
 def _ndjson(body: bytes) -> list[Any]:
@@ -55,9 +61,7 @@ def _ndjson(body: bytes) -> list[Any]:
             try:
                 out.append(orjson.loads(line))
             except orjson.JSONDecodeError:
-                raise ProblemError(
-                    400, f"line {number} is not valid JSON", title="Malformed JSON", line=number
-                ) from None
+                raise malformed_json(f"line {number} is not valid JSON", line=number) from None
     return out
 
 

@@ -99,11 +99,11 @@ class Pages:
         self.sparks = views.SparkCache()
 
     def render(self, request: Request, name: str, *, status: int = 200, **ctx: Any) -> HTMLResponse:
-        return self.respond(self.html(request, name, **ctx), lang_of(request), status)
-
-    def html(self, request: Request, name: str, **ctx: Any) -> str:
-        """The page, or the block that ``?live=`` asks for, in the request's language."""
         lang = lang_of(request)
+        return self.respond(self.html(request, name, lang, **ctx), lang, status)
+
+    def html(self, request: Request, name: str, lang: str, **ctx: Any) -> str:
+        """The page, or the block that ``?live=`` asks for, in ``lang``."""
         tmpl = self.env.get_template(name)
         context = {
             **i18n.template_globals(lang),

@@ -99,6 +99,10 @@ def _wants_a_page(request: Request) -> bool:
     )
 
 
+def _answer(exc: ProblemError) -> Response:
+    return problem(exc.status, exc.detail, title=exc.title, headers=exc.headers, **exc.extra)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(IngestError)
     async def _ingest(_: Request, exc: IngestError) -> Response:
@@ -106,7 +110,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> Response:
-        return problem(exc.status, exc.detail, title=exc.title, headers=exc.headers, **exc.extra)
+        return _answer(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -114,7 +118,7 @@ def install(app: FastAPI) -> None:
         # As the report endpoints answer: a body that is not JSON at all is the client's
         # framing, not a field's value; FastAPI says 422 for both.
         if any(e.get("type") == "json_invalid" for e in raw):
-            return problem(400, "the body is not valid JSON", title="Malformed JSON")
+            return _answer(malformed_json())
         ctype = request.headers.get("content-type")
         if ctype and not _is_json(ctype) and any(e.get("loc", ())[:1] == ("body",) for e in raw):
             return problem(
@@ -158,3 +162,9 @@ def unknown_group(slug: str, status: int = 422) -> ProblemError:
     """The one refusal for a group (company) slug that is not in the catalog: 422 as a
     filter, 404 as a path."""
     return ProblemError(status, f"no group {slug!r} in the catalog", title="Unknown group")
+
+
+def malformed_json(detail: str = "the body is not valid JSON", **extra: Any) -> ProblemError:
+    """The one refusal for a body that does not parse, whichever route reads it (the single
+    report endpoint, ahead of the app, words it alike)."""
+    return ProblemError(400, detail, title="Malformed JSON", **extra)

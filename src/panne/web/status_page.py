@@ -238,7 +238,9 @@ def build_router(node: Node, pages: Pages) -> APIRouter:
         lang = _lang(request)
         html = rendered.get(
             (request.url.path, request.url.query, lang),
-            lambda: pages.html(request, "status.html", view=view(), pgettext=pgettext_for(lang)),
+            lambda: pages.html(
+                request, "status.html", lang, view=view(), pgettext=pgettext_for(lang)
+            ),
         )
         return pages.respond(html, lang)
 
